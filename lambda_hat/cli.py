@@ -1,0 +1,186 @@
+"""The ``lambda-hat`` command line: parse options, call the library, print results on stdout.
+
+Progress and logs go to stderr. Domain errors print one line on stderr and exit with code 1.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from lambda_hat.config.validate import ConfigError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_show_locals=False,
+                  help="Estimate local learning coefficients for sweeps of targets x samplers.")
+workflow_app = typer.Typer(no_args_is_help=True, help="Run whole sweeps.")
+app.add_typer(workflow_app, name="workflow")
+
+
+def fail(message: str) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(1)
+
+
+def domain_errors(command):
+    """Turn the library's own errors into one line on stderr and exit code 1."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        from lambda_hat.data import DataError
+        from lambda_hat.store import StoreError
+
+        try:
+            return command(*args, **kwargs)
+        except ConfigError as err:
+            for problem in err.problems:
+                typer.echo(f"error: {problem}", err=True)
+            raise typer.Exit(1)
+        except (DataError, StoreError, FileNotFoundError, ValueError) as err:
+            fail(str(err))
+
+    return wrapper
+
+
+def read_plan_file(path: Path, kind: str) -> dict:
+    """A plan JSON file (``plan/targets/tgt_*.json`` or ``plan/samplers/smp_*.json``)."""
+    from lambda_hat.store import read_json
+
+    if not path.is_file():
+        fail(f"{path}: {kind} spec file not found")
+    document = read_json(path)
+    if "spec" not in document:
+        fail(f"{path}: not a {kind} spec written by `lambda-hat plan`")
+    return document
+
+
+@app.command()
+@domain_errors
+def plan(config: Path = typer.Option(Path("config/experiments.yaml"), help="sweep file"),
+         out: Path = typer.Option(Path("plan"), help="folder for the plan files")) -> None:
+    """Resolve and validate a sweep; write one spec file per target and per sampler."""
+    from lambda_hat import config as configuration
+    from lambda_hat.config.plan import describe, write
+
+    typer.echo(describe(write(configuration.load(config), out)))
+
+
+@app.command()
+@domain_errors
+def build(spec: Path = typer.Option(..., help="plan/targets/tgt_*.json"),
+          store: Path = typer.Option(Path("runs"), help="artifact store"),
+          force: bool = typer.Option(False, help="rebuild a finished target")) -> None:
+    """Stage A: make the data and teacher, train w*, write <store>/targets/<target_id>/."""
+    from lambda_hat import runtime, targets
+    from lambda_hat.progress import log
+
+    document = read_plan_file(spec, "target")
+    runtime.configure()
+    folder, built = targets.build(document, store, force=force)
+    log(f"{'built' if built else 'exists'}: {folder}")
+    typer.echo(str(folder))
+
+
+@app.command()
+@domain_errors
+def sample(target: Path = typer.Option(..., help="target folder <store>/targets/<target_id>"),
+           spec: Path = typer.Option(..., help="plan/samplers/smp_*.json"),
+           force: bool = typer.Option(False, help="rerun a finished run")) -> None:
+    """Stage B: run one sampler on one target; write run_<run_id>/ (analysis.json, trace.npz)."""
+    from lambda_hat import progress, runtime, sampling
+
+    document = read_plan_file(spec, "sampler")
+    if not (target / "meta.json").is_file():
+        fail(f"{target}: not a finished target folder (no meta.json); run `lambda-hat build` first")
+    runtime.configure()
+    try:
+        with progress.bar(document.get("name", "sample")) as update:
+            folder, ran = sampling.sample(target, document, force=force, progress=update)
+    except sampling.SamplerFailure as err:
+        fail(f"{document.get('name')}: {err} (details in the run's error.json)")
+    except Exception as err:  # noqa: BLE001 - any sampler crash: one line here, traceback in error.json
+        if isinstance(err, (ConfigError,)):
+            raise
+        fail(f"{document.get('name')}: {type(err).__name__}: {err} (traceback in the run's error.json)")
+    progress.log(f"{'sampled' if ran else 'exists'}: {folder}")
+    typer.echo(str(folder))
+
+
+@app.command()
+@domain_errors
+def collect(store: Path = typer.Option(Path("runs"), help="artifact store"),
+            out: Path = typer.Option(Path("results/llc_runs.parquet"), help="parquet to write")) -> None:
+    """Aggregate every finished run into one parquet table."""
+    from lambda_hat.collect import collect as collect_runs
+
+    table, failures = collect_runs(store, out)
+    typer.echo(f"{len(table)} runs -> {out}" + (f" ({len(failures)} failed runs excluded)" if failures else ""))
+
+
+@app.command()
+@domain_errors
+def presets(kind: Optional[str] = typer.Argument(None, help="model | data | teacher | sampler"),
+            config_dir: Path = typer.Option(Path("config"), help="folder whose presets/ adds user presets")) -> None:
+    """List presets and the keys each section accepts."""
+    from lambda_hat.config import presets as preset_files
+    from lambda_hat.config.schema import SECTIONS
+    from lambda_hat.config.validate import describe
+    from lambda_hat.samplers import SAMPLERS
+
+    kinds = [kind] if kind else list(preset_files.KINDS)
+    for name in kinds:
+        if name not in preset_files.KINDS:
+            fail(f"unknown preset kind '{name}' (known: {', '.join(preset_files.KINDS)})")
+        user = config_dir / "presets"
+        typer.echo(f"{name} presets: {', '.join(preset_files.names(name, user))}")
+        classes = {a: m.Settings for a, m in SAMPLERS.items()} if name == "sampler" else {name: SECTIONS[name]}
+        for label, cls in classes.items():
+            typer.echo(f"  keys of {label}:")
+            for key, kind_name, default, doc in describe(cls):
+                typer.echo(f"    {key:<24} {kind_name:<6} {json.dumps(default):<12} {doc}")
+
+
+@app.command()
+@domain_errors
+def truth(widths: str = typer.Option(..., help="comma-separated widths, input first: 10,10,10"),
+          rank: int = typer.Option(..., help="rank of the end-to-end product")) -> None:
+    """Print the learning coefficient of a deep linear network (Aoyagi 2024)."""
+    from lambda_hat.truth import dln_coefficient
+
+    try:
+        sizes = [int(w) for w in widths.split(",")]
+    except ValueError:
+        fail(f"--widths must be integers separated by commas, got {widths!r}")
+    value, multiplicity = dln_coefficient(sizes, rank)
+    typer.echo(f"lambda = {value} ({float(value):g}), multiplicity = {multiplicity}")
+
+
+@workflow_app.command("llc")
+@domain_errors
+def workflow_llc(local: bool = typer.Option(False, "--local", help="run on this machine (required)"),
+                 config: Path = typer.Option(Path("config/experiments.yaml"), help="sweep file"),
+                 jobs: int = typer.Option(1, min=1, help="parallel worker processes"),
+                 force: bool = typer.Option(False, help="redo finished targets and runs"),
+                 promote: bool = typer.Option(False, help="also write the gallery (not available yet)"),
+                 plan_dir: Path = typer.Option(Path("plan"), help="folder for the plan files")) -> None:
+    """Plan, build, sample and collect a whole sweep (resumable; failures isolated)."""
+    from lambda_hat import workflow
+
+    if not local:
+        fail("only --local is built in; on a cluster run `nextflow run main.nf -profile slurm_a100`")
+    summary = workflow.run_local(config, jobs=jobs, force=force, promote=promote, plan_dir=plan_dir)
+    typer.echo(summary.table())
+    if summary.failed:
+        raise typer.Exit(1)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

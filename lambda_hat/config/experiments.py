@@ -1,0 +1,215 @@
+"""Load ``experiments.yaml``: resolve presets + overrides, validate, and assign IDs."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+
+from lambda_hat.config import ids, presets
+from lambda_hat.config.schema import SECTIONS
+from lambda_hat.config.validate import ConfigError, build, unknown_keys
+from lambda_hat.data import DataError, file_digest, load_npz
+from lambda_hat.samplers import SAMPLERS
+
+TOP_KEYS = ["store_root", "results", "jax_enable_x64", "targets", "samplers", "presets_dir"]
+TARGET_KEYS = ["model", "data", "teacher", "training", "seed", "overrides"]
+DEFAULT_PRESET = {"teacher": "_null", "training": None}
+
+
+@dataclass(frozen=True)
+class TargetPlan:
+    target_id: str
+    labels: dict
+    spec: dict
+    entry: dict = dataclasses.field(default_factory=dict, compare=False)   # as written in the YAML
+
+
+@dataclass(frozen=True)
+class SamplerPlan:
+    sampler_id: str
+    name: str
+    spec: dict
+    entry: dict = dataclasses.field(default_factory=dict, compare=False)   # as written in the YAML
+
+
+@dataclass(frozen=True)
+class Experiments:
+    path: Path
+    store_root: Path
+    results: Path
+    x64: bool
+    targets: list
+    samplers: list
+    text: str
+
+
+def deep_merge(base: dict, update: dict) -> dict:
+    """``base`` updated by ``update``, recursing into nested mappings."""
+    merged = dict(base)
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def section_mapping(kind: str, value, path: str, user_dir: Path | None) -> tuple[str, dict]:
+    """``(label, mapping)`` of one target section given as a preset name or ``{preset: name, ...}``."""
+    if value is None:
+        value = DEFAULT_PRESET.get(kind)
+        if value is None and kind != "training":
+            raise ConfigError([f"{path}: missing (name a {kind} preset)"])
+    if value is None:
+        return "default", {}
+    if isinstance(value, str):
+        return value, presets.load(kind, value, path, user_dir)
+    if isinstance(value, dict):
+        inline = dict(value)
+        name = inline.pop("preset", None)
+        if name is None:
+            return "custom", inline
+        if not isinstance(name, str):
+            raise ConfigError([f"{path}.preset: expected a preset name, got {name!r}"])
+        return name, deep_merge(presets.load(kind, name, path, user_dir), inline)
+    raise ConfigError([f"{path}: expected a preset name or a mapping, got {value!r}"])
+
+
+def resolve_target(entry, index: int, x64: bool, base_dir: Path, user_dir: Path | None) -> TargetPlan:
+    """Resolve one ``targets[i]`` entry into its spec and ID."""
+    path = f"targets[{index}]"
+    if not isinstance(entry, dict):
+        raise ConfigError([f"{path}: expected a mapping like {{model: small, data: small, seed: 42}}"])
+    problems = unknown_keys(entry, TARGET_KEYS, path)
+    overrides = entry.get("overrides") or {}
+    if not isinstance(overrides, dict):
+        problems.append(f"{path}.overrides: expected a mapping of sections")
+        overrides = {}
+    problems += unknown_keys(overrides, list(SECTIONS), f"{path}.overrides")
+    seed = entry.get("seed", 0)
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        problems.append(f"{path}.seed: expected a non-negative integer, got {seed!r}")
+    labels, sections = {}, {}
+    for kind, cls in SECTIONS.items():
+        try:
+            labels[kind], mapping = section_mapping(kind, entry.get(kind), f"{path}.{kind}", user_dir)
+        except ConfigError as err:
+            problems += err.problems
+            continue
+        section_override = overrides.get(kind) or {}
+        if not isinstance(section_override, dict):
+            problems.append(f"{path}.overrides.{kind}: expected a mapping")
+            continue
+        where = {key: f"{path}.overrides.{kind}" for key in section_override}
+        value, found = build(cls, deep_merge(mapping, section_override), f"{path}.{kind}", where)
+        problems += found
+        sections[kind] = value
+    if problems:
+        raise ConfigError(problems)
+    sections = check_target(sections, path, base_dir)
+    spec = {kind: dataclasses.asdict(value) for kind, value in sections.items()}
+    spec.update(seed=seed, x64=bool(x64))
+    if sections["data"].source == "npz":
+        spec["data"]["sha256"] = file_digest(sections["data"].path)
+    return TargetPlan(ids.target_id(spec), {k: labels[k] for k in ("model", "data", "teacher")}, spec, entry)
+
+
+def check_target(sections: dict, path: str, base_dir: Path) -> dict:
+    """Cross-section checks: DLN rank against the widths; the user's data file."""
+    model, data, teacher = sections["model"], sections["data"], sections["teacher"]
+    problems = []
+    if teacher.kind == "dln" and teacher.rank > min(model.layer_widths()):
+        problems.append(f"{path}.teacher.rank: {teacher.rank} is larger than the narrowest width "
+                        f"{min(model.layer_widths())} of {model.layer_widths()}")
+    if data.source == "npz":
+        file = Path(data.path) if Path(data.path).is_absolute() else (base_dir / data.path)
+        if not data.path:
+            problems.append(f"{path}.data.path: required when data.source is npz")
+        else:
+            try:
+                x, _ = load_npz(str(file), model)
+                sections["data"] = dataclasses.replace(data, path=str(file.resolve()), n=int(x.shape[0]))
+            except DataError as err:
+                problems.append(f"{path}.data.path: {err}")
+    if problems:
+        raise ConfigError(problems)
+    return sections
+
+
+def resolve_sampler(entry, index: int, user_dir: Path | None) -> SamplerPlan:
+    """Resolve one ``samplers[i]`` entry: a built-in algorithm or a user's sampler preset."""
+    path = f"samplers[{index}]"
+    if not isinstance(entry, dict) or "name" not in entry:
+        raise ConfigError([f"{path}: expected a mapping with a name, like {{name: hmc}}"])
+    problems = unknown_keys(entry, ["name", "overrides"], path)
+    name = entry["name"]
+    overrides = entry.get("overrides") or {}
+    if not isinstance(overrides, dict):
+        raise ConfigError(problems + [f"{path}.overrides: expected a mapping of sampler keys"])
+    mapping = {} if name in SAMPLERS else presets.load("sampler", str(name), f"{path}.name", user_dir)
+    if name in SAMPLERS and user_dir and (user_dir / "sampler" / f"{name}.yaml").is_file():
+        mapping = presets.load("sampler", name, f"{path}.name", user_dir)
+    mapping = dict(mapping)
+    algorithm = mapping.pop("algorithm", name)
+    if algorithm not in SAMPLERS:
+        raise ConfigError(problems + [f"{path}.name: preset '{name}' names unknown algorithm '{algorithm}' "
+                                      f"(known: {', '.join(SAMPLERS)})"])
+    where = {key: f"{path}.name ({name})" for key in mapping}
+    settings, found = build(SAMPLERS[algorithm].Settings, {**mapping, **overrides}, f"{path}.overrides", where)
+    if problems or found:
+        raise ConfigError(problems + found)
+    spec = {"algorithm": algorithm, "settings": dataclasses.asdict(settings)}
+    return SamplerPlan(ids.sampler_id(spec), label(str(name), overrides), spec, entry)
+
+
+def label(name: str, overrides: dict) -> str:
+    """A readable sampler label: ``sgld`` or ``sgld[precond=rmsprop,step_size=1e-05]``."""
+    if not overrides:
+        return name
+    return name + "[" + ",".join(f"{k}={v}" for k, v in sorted(overrides.items())) + "]"
+
+
+def load(path: str | Path) -> Experiments:
+    """Read and fully validate an experiments file; every problem is reported, then raised."""
+    path = Path(path)
+    raw = presets.read_yaml(path)
+    if not isinstance(raw, dict):
+        raise ConfigError([f"{path}: expected a mapping with targets and samplers"])
+    problems = unknown_keys(raw, TOP_KEYS, "")
+    base_dir = path.parent
+    user_dir = base_dir / raw.get("presets_dir", "presets")
+    x64 = raw.get("jax_enable_x64", True)
+    if not isinstance(x64, bool):
+        problems.append(f"jax_enable_x64: expected true or false, got {x64!r}")
+    targets, samplers = [], []
+    for key, resolve, out in (("targets", lambda e, i: resolve_target(e, i, x64, base_dir, user_dir), targets),
+                              ("samplers", lambda e, i: resolve_sampler(e, i, user_dir), samplers)):
+        entries = raw.get(key)
+        if not isinstance(entries, list) or not entries:
+            problems.append(f"{key}: expected a non-empty list")
+            continue
+        for index, entry in enumerate(entries):
+            try:
+                out.append(resolve(entry, index))
+            except ConfigError as err:
+                problems += err.problems
+    for key in ("store_root", "results"):
+        if key in raw and not isinstance(raw[key], str):
+            problems.append(f"{key}: expected a path, got {raw[key]!r}")
+    if problems:
+        raise ConfigError(problems)
+    return Experiments(path=path, store_root=Path(raw.get("store_root", "runs")),
+                       results=Path(raw.get("results", "results/llc_runs.parquet")), x64=x64,
+                       targets=unique(targets, "target_id"), samplers=unique(samplers, "sampler_id"),
+                       text=path.read_text())
+
+
+def unique(items: list, attribute: str) -> list:
+    """Items with distinct IDs, first occurrence kept (identical specs collapse to one ID)."""
+    seen, kept = set(), []
+    for item in items:
+        if getattr(item, attribute) not in seen:
+            seen.add(getattr(item, attribute))
+            kept.append(item)
+    return kept

@@ -1,0 +1,55 @@
+"""``lambda-hat plan``: write one JSON file per distinct target and per distinct sampler."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from lambda_hat import store
+from lambda_hat.config.experiments import Experiments
+
+
+def target_document(target) -> dict:
+    return {"target_id": target.target_id, "labels": target.labels, "spec": target.spec}
+
+
+def sampler_document(sampler) -> dict:
+    return {"sampler_id": sampler.sampler_id, "name": sampler.name, "spec": sampler.spec}
+
+
+def write(experiments: Experiments, out: Path) -> dict:
+    """Write ``out/targets/tgt_*.json``, ``out/samplers/smp_*.json`` and ``out/plan.json``.
+
+    Files of an earlier plan that this config no longer names are removed, so the folder always
+    describes exactly this config (Nextflow globs it).
+    """
+    out = Path(out)
+    wanted = {}
+    for target in experiments.targets:
+        wanted[out / "targets" / f"{target.target_id}.json"] = target_document(target)
+    for sampler in experiments.samplers:
+        wanted[out / "samplers" / f"{sampler.sampler_id}.json"] = sampler_document(sampler)
+    for folder in ("targets", "samplers"):
+        for stale in (out / folder).glob("*.json") if (out / folder).is_dir() else []:
+            if stale not in wanted:
+                stale.unlink()
+    for path, document in wanted.items():
+        store.write_json(path, document)
+    summary = counts(experiments)
+    store.write_json(out / "plan.json", {
+        "config": str(experiments.path), "store_root": str(experiments.store_root),
+        "results": str(experiments.results), **summary,
+        "targets": [t.target_id for t in experiments.targets],
+        "samplers": [s.sampler_id for s in experiments.samplers]})
+    return summary
+
+
+def counts(experiments: Experiments) -> dict:
+    n, m = len(experiments.targets), len(experiments.samplers)
+    return {"n_targets": n, "n_samplers": m, "sampling_jobs": n * m, "total_jobs": n * m + n}
+
+
+def describe(summary: dict) -> str:
+    """``"N targets × M samplers = NM sampling jobs + N target builds = T total jobs"``."""
+    n, m = summary["n_targets"], summary["n_samplers"]
+    return (f"{n} targets × {m} samplers = {summary['sampling_jobs']} sampling jobs "
+            f"+ {n} target builds = {summary['total_jobs']} total jobs")

@@ -1,0 +1,120 @@
+"""Coerce plain mappings (from YAML) into typed dataclasses, collecting one message per problem."""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import math
+from typing import Any
+
+
+class ConfigError(Exception):
+    """One or more problems in a user's configuration; ``problems`` holds one line each."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = list(problems)
+        super().__init__("\n".join(self.problems))
+
+
+def suggest(key: str, valid: list[str]) -> str:
+    """``"; did you mean 'x'?"`` for the closest valid key, or ``""``."""
+    close = difflib.get_close_matches(key, valid, n=1, cutoff=0.6)
+    return f"; did you mean '{close[0]}'?" if close else ""
+
+
+def unknown_keys(mapping: dict, valid: list[str], path: str) -> list[str]:
+    """Problems for keys of ``mapping`` not in ``valid``."""
+    where = f"{path}." if path else ""
+    return [f"{where}{key}: unknown key{suggest(str(key), valid)}"
+            for key in mapping if key not in valid]
+
+
+def _number(value: Any) -> float | None:
+    """A finite float from an int, a float or a numeric string (YAML reads ``1e-6`` as a string)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        number = float(value)
+    elif isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            return None
+    else:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def coerce(kind: str, value: Any) -> tuple[Any, str | None]:
+    """Coerce ``value`` to the field type named ``kind``; return ``(value, problem)``."""
+    if kind == "bool":
+        return (value, None) if isinstance(value, bool) else (None, f"expected true or false, got {value!r}")
+    if kind == "str":
+        return (value, None) if isinstance(value, str) else (None, f"expected a string, got {value!r}")
+    if kind == "int":
+        number = _number(value)
+        if number is None or not number.is_integer():
+            return None, f"expected an integer, got {value!r}"
+        return int(number), None
+    if kind == "float":
+        number = _number(value)
+        return (number, None) if number is not None else (None, f"expected a number, got {value!r}")
+    if kind == "list":
+        if not isinstance(value, list):
+            return None, f"expected a list of positive integers, got {value!r}"
+        items = [coerce("int", item)[0] for item in value]
+        if any(item is None or item < 1 for item in items):
+            return None, f"expected a list of positive integers, got {value!r}"
+        return items, None
+    raise TypeError(f"unsupported field type {kind}")
+
+
+def check_field(field: dataclasses.Field, value: Any) -> tuple[Any, str | None]:
+    """Coerce and range-check one field value."""
+    value, problem = coerce(str(field.type), value)
+    if problem:
+        return None, problem
+    meta = field.metadata
+    if meta.get("choices") and value not in meta["choices"]:
+        options = ", ".join(meta["choices"])
+        return None, f"{value!r} is not one of {options}{suggest(str(value), list(meta['choices']))}"
+    minimum = meta.get("minimum")
+    if minimum is not None and (value < minimum or (meta.get("exclusive") and value == minimum)):
+        bound = f"> {minimum:g}" if meta.get("exclusive") else f">= {minimum:g}"
+        return None, f"must be {bound}, got {value!r}"
+    return value, None
+
+
+def field_names(cls: type) -> list[str]:
+    return [field.name for field in dataclasses.fields(cls)]
+
+
+def build(cls: type, mapping: dict, path: str, where: dict | None = None) -> tuple[Any, list[str]]:
+    """Build dataclass ``cls`` from ``mapping`` (missing keys take the defaults).
+
+    ``where`` maps a key to the path its value came from (default ``path``), for messages.
+    Returns ``(instance or None, problems)``.
+    """
+    fields = {field.name: field for field in dataclasses.fields(cls)}
+    where = where or {}
+    problems = [f"{where.get(key, path)}.{key}: unknown key{suggest(str(key), list(fields))}"
+                for key in mapping if key not in fields]
+    values = {}
+    for key, value in mapping.items():
+        if key not in fields:
+            continue
+        values[key], problem = check_field(fields[key], value)
+        if problem:
+            problems.append(f"{where.get(key, path)}.{key}: {problem}")
+    if problems:
+        return None, problems
+    return cls(**values), []
+
+
+def describe(cls: type) -> list[tuple[str, str, Any, str]]:
+    """``(key, type, default, doc)`` for each field of ``cls``, for ``lambda-hat presets``."""
+    rows = []
+    for field in dataclasses.fields(cls):
+        default = field.default_factory() if field.default is dataclasses.MISSING else field.default
+        rows.append((field.name, str(field.type), default, field.metadata.get("doc", "")))
+    return rows

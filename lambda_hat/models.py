@@ -1,0 +1,47 @@
+"""MLPs and deep linear networks as pure ``init`` / ``apply`` functions over pytrees.
+
+Parameters are a list of ``{"w": [fan_in, fan_out], "b": [fan_out]}`` dicts (``b`` absent
+without biases); ``w`` maps a row vector, so ``x @ w``.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+from lambda_hat.types import Array, PRNGKey, PyTree
+
+ACTIVATIONS = {"relu": jax.nn.relu, "tanh": jnp.tanh, "gelu": jax.nn.gelu, "identity": lambda x: x}
+
+
+def init(key: PRNGKey, widths: list[int], bias: bool, scale: float = 1.0, dtype=jnp.float32) -> list[dict]:
+    """LeCun-normal weights (times ``scale``) and zero biases for layers ``widths[i] -> widths[i+1]``."""
+    keys = jax.random.split(key, len(widths) - 1)
+    layers = []
+    for layer_key, fan_in, fan_out in zip(keys, widths[:-1], widths[1:]):
+        layer = {"w": scale * jax.random.normal(layer_key, (fan_in, fan_out), dtype) / jnp.sqrt(fan_in)}
+        if bias:
+            layer["b"] = jnp.zeros((fan_out,), dtype)
+        layers.append(layer)
+    return layers
+
+
+def apply(params: PyTree, x: Array, activation: str = "tanh", skip: bool = False) -> Array:
+    """Forward pass: ``activation`` on hidden layers, identity on the output.
+
+    With ``skip``, a hidden layer whose input and output widths match adds its input (residual).
+    """
+    act = ACTIVATIONS[activation]
+    for index, layer in enumerate(params):
+        z = x @ layer["w"] + layer.get("b", 0.0)
+        if index < len(params) - 1:
+            z = act(z)
+            if skip and z.shape[-1] == x.shape[-1] and index > 0:
+                z = z + x
+        x = z
+    return x
+
+
+def count(widths: list[int], bias: bool) -> int:
+    """Number of parameters of a network with these widths."""
+    return sum(a * b + (b if bias else 0) for a, b in zip(widths[:-1], widths[1:]))

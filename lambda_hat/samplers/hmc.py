@@ -1,0 +1,48 @@
+"""Hamiltonian Monte Carlo with window adaptation of step size and diagonal mass matrix (blackjax)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import blackjax
+import jax.numpy as jnp
+
+from lambda_hat.samplers.curvature import max_curvature
+from lambda_hat.types import Algorithm, Problem, RunSettings, field_
+
+
+@dataclass(frozen=True)
+class Settings(RunSettings):
+    num_integration_steps: int = field_(16, minimum=1, doc="leapfrog steps per proposal")
+    target_acceptance: float = field_(0.8, minimum=0.0, exclusive=True, doc="adaptation target")
+    step_size: float = field_(0.0, minimum=0.0, doc="initial step size (0 = from curvature)")
+    diagonal_mass: bool = field_(True, doc="diagonal (true) or dense (false) mass matrix")
+
+
+def adapted(kernel_factory, problem: Problem, settings, grad_evals_per_step, **extra) -> Algorithm:
+    """An :class:`Algorithm` from a blackjax kernel family with window adaptation."""
+
+    def warmup(key, position):
+        step_size = settings.step_size or 0.5 / jnp.sqrt(max_curvature(problem.logdensity, position))
+        adaptation = blackjax.window_adaptation(
+            kernel_factory, problem.logdensity, is_mass_matrix_diagonal=settings.diagonal_mass,
+            initial_step_size=step_size, target_acceptance_rate=settings.target_acceptance, **extra)
+        (state, params), info = adaptation.run(key, position, num_steps=settings.warmup)
+        evals = grad_evals_per_step(info.info).sum() if settings.warmup else 0
+        return state, params, {"grad_evals": evals, "acceptance_rate": info.info.acceptance_rate}
+
+    def step(key, state, params):
+        kernel = kernel_factory(problem.logdensity, **{**params, **extra})  # static extras win
+        state, info = kernel.step(key, state)
+        return state, {"acceptance_rate": info.acceptance_rate, "is_divergent": info.is_divergent,
+                       "step_size": params["step_size"], "grad_evals": grad_evals_per_step(info)}
+
+    return Algorithm(warmup=warmup, step=step, position=lambda state: state.position)
+
+
+def build(settings: Settings, problem: Problem) -> Algorithm:
+    """HMC for one chain; the runner vmaps it."""
+    steps = settings.num_integration_steps
+    return adapted(blackjax.hmc, problem, settings,
+                   lambda info: jnp.full(jnp.shape(info.acceptance_rate), steps, dtype=jnp.int32),
+                   num_integration_steps=steps)

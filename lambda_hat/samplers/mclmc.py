@@ -1,0 +1,51 @@
+"""Microcanonical Langevin Monte Carlo with automatic tuning of L and step size (blackjax)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import blackjax
+import jax
+import jax.numpy as jnp
+from blackjax.mcmc import mclmc
+
+from lambda_hat.types import Algorithm, Problem, RunSettings, field_
+
+
+@dataclass(frozen=True)
+class Settings(RunSettings):
+    L: float = field_(0.0, minimum=0.0, doc="momentum decoherence length (0 = tuned)")
+    step_size: float = field_(0.0, minimum=0.0, doc="integrator step size (0 = tuned)")
+    desired_energy_var: float = field_(5e-4, minimum=0.0, exclusive=True, doc="tuning target")
+    diagonal_preconditioning: bool = field_(True, doc="tune a diagonal mass matrix")
+
+
+def build(settings: Settings, problem: Problem) -> Algorithm:
+    """MCLMC for one chain; the runner vmaps it."""
+    kernel = mclmc.build_kernel(desired_energy_var=settings.desired_energy_var)
+
+    def warmup(key, position):
+        init_key, tune_key = jax.random.split(key)
+        state = mclmc.init(position, problem.logdensity, init_key)
+        if settings.L and settings.step_size:
+            params = blackjax.adaptation.mclmc_adaptation.MCLMCAdaptationState(
+                settings.L, settings.step_size, jnp.ones_like(position))
+            return state, params, {"grad_evals": 0}
+        # the tuner spends about 30% of num_steps: size it so that tuning costs ``warmup`` steps
+        num_steps = max(10, math.ceil(settings.warmup / 0.3))
+        state, params, evals = blackjax.mclmc_find_L_and_step_size(
+            mclmc_kernel=kernel, num_steps=num_steps, state=state, rng_key=tune_key,
+            logdensity_fn=problem.logdensity,
+            desired_energy_var=settings.desired_energy_var,
+            diagonal_preconditioning=settings.diagonal_preconditioning)
+        return state, params, {"grad_evals": evals}
+
+    def step(key, state, params):
+        state, info = kernel(key, state, problem.logdensity, params.inverse_mass_matrix,
+                             params.L, params.step_size)
+        return state, {"energy_change": info.energy_change, "step_size": params.step_size,
+                       "L": params.L, "grad_evals": jnp.int32(1)}
+
+    return Algorithm(warmup=warmup, step=step, position=lambda state: state.position)
+

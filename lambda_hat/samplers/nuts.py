@@ -1,0 +1,24 @@
+"""No-U-Turn sampler with window adaptation (blackjax)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import blackjax
+
+from lambda_hat.samplers.hmc import adapted
+from lambda_hat.types import Algorithm, Problem, RunSettings, field_
+
+
+@dataclass(frozen=True)
+class Settings(RunSettings):
+    target_acceptance: float = field_(0.8, minimum=0.0, exclusive=True, doc="adaptation target")
+    max_tree_depth: int = field_(8, minimum=1, doc="at most 2**depth leapfrog steps per draw")
+    step_size: float = field_(0.0, minimum=0.0, doc="initial step size (0 = from curvature)")
+    diagonal_mass: bool = field_(True, doc="diagonal (true) or dense (false) mass matrix")
+
+
+def build(settings: Settings, problem: Problem) -> Algorithm:
+    """NUTS for one chain; the runner vmaps it."""
+    return adapted(blackjax.nuts, problem, settings, lambda info: info.num_integration_steps,
+                   max_num_doublings=settings.max_tree_depth)

@@ -1,0 +1,106 @@
+"""Stochastic gradient Langevin dynamics, optionally RMSProp- or Adam-preconditioned.
+
+Each step: ``w += (eps/2) P g + sqrt(eps P) xi`` with ``g`` a minibatch estimate of the
+log-density gradient. The preconditioner ``P = 1 / (sqrt(v) + a)`` follows the statistics ``v``
+of the loss gradient alone (not the localization term); it adapts during burn-in and is frozen
+for the kept draws, so the kept chain is a plain (preconditioned) Langevin chain.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from lambda_hat.samplers.curvature import max_curvature
+from lambda_hat.types import Algorithm, Array, Problem, RunSettings, field_
+
+
+@dataclass(frozen=True)
+class Settings(RunSettings):
+    dtype: str = field_("float32", choices=("float32", "float64"), doc="precision of the draws")
+    draws: int = field_(2000, minimum=1, doc="kept draws per chain (after thinning)")
+    warmup: int = field_(2000, minimum=0, doc="burn-in steps, discarded")
+    step_size: float = field_(0.0, minimum=0.0, doc="eps (0 = step_scale / largest curvature)")
+    step_scale: float = field_(0.05, minimum=0.0, exclusive=True, doc="eps x largest curvature, when automatic")
+    batch_size: int = field_(256, minimum=0, doc="minibatch size (0 = full batch)")
+    thin: int = field_(2, minimum=1, doc="steps per kept draw")
+    precond: str = field_("none", choices=("none", "rmsprop", "adam"), doc="preconditioner")
+    precond_decay: float = field_(0.999, minimum=0.0, doc="b2: decay of the squared-gradient average")
+    momentum_decay: float = field_(0.9, minimum=0.0, doc="b1: decay of the gradient average (adam)")
+    precond_eps: float = field_(1e-8, minimum=0.0, exclusive=True, doc="a in P = 1 / (sqrt(v) + a)")
+
+
+class State(NamedTuple):
+    position: Array
+    square_avg: Array
+    grad_avg: Array
+    count: Array
+
+
+class Params(NamedTuple):
+    step_size: Array
+    preconditioner: Array
+    adapt: Array
+
+
+def build(settings: Settings, problem: Problem) -> Algorithm:
+    """SGLD for one chain; the runner vmaps it."""
+    preconditioned = settings.precond != "none"
+
+    def preconditioner(state: State) -> Array:
+        if not preconditioned:
+            return jnp.ones_like(state.position)
+        count = jnp.maximum(state.count, 1)
+        square = state.square_avg / (1 - settings.precond_decay ** count)
+        return (1.0 / (jnp.sqrt(square) + settings.precond_eps)).astype(state.position.dtype)
+
+    def one_step(key, state: State, params: Params):
+        batch_key, noise_key = jax.random.split(key)
+        loss, _, grad, loss_grad = problem.grad_estimator(state.position, batch_key)
+        keep = 1.0 - params.adapt
+        decay = settings.precond_decay * params.adapt + keep
+        square_avg = decay * state.square_avg + (1 - decay) * loss_grad ** 2
+        momentum = settings.momentum_decay
+        grad_avg = momentum * state.grad_avg + (1 - momentum) * grad
+        count = state.count + params.adapt.astype(state.count.dtype)
+        drift = grad_avg / (1 - momentum ** (state.count + 1)) if settings.precond == "adam" else grad
+        precond = jnp.where(params.adapt > 0, preconditioner(State(state.position, square_avg, grad_avg, count)),
+                            params.preconditioner)
+        noise = jax.random.normal(noise_key, state.position.shape, state.position.dtype)
+        eps = params.step_size
+        position = state.position + 0.5 * eps * precond * drift + jnp.sqrt(eps * precond) * noise
+        return State(position, square_avg, grad_avg, state.count + 1), loss
+
+    def run(key, state, params, steps):
+        def body(carry, step_key):
+            return one_step(step_key, carry, params)
+        return jax.lax.scan(body, state, jax.random.split(key, steps))
+
+    def step_size_for(state: State):
+        if settings.step_size:
+            return jnp.asarray(settings.step_size, state.position.dtype)
+        scale = jnp.sqrt(preconditioner(state))
+        return settings.step_scale / max_curvature(problem.logdensity, problem.position, scale)
+
+    def warmup(key, position):
+        ones = jnp.ones_like(position)
+        state = State(position, ones, jnp.zeros_like(position), jnp.zeros((), jnp.int32))
+        if preconditioned:
+            # statistics of the loss gradient at the start, so the first steps are already scaled
+            keys = jax.random.split(key, 33)
+            key, grads = keys[0], jax.vmap(lambda k: problem.grad_estimator(position, k).loss_grad)(keys[1:])
+            state = state._replace(square_avg=jnp.mean(grads ** 2, axis=0) * (1 - settings.precond_decay),
+                                   count=jnp.ones((), jnp.int32))
+        params = Params(step_size_for(state), preconditioner(state), jnp.ones((), position.dtype))
+        state, _ = run(key, state, params, settings.warmup)
+        frozen = Params(step_size_for(state), preconditioner(state), jnp.zeros((), position.dtype))
+        return state, frozen, {"grad_evals": settings.warmup, "step_size": frozen.step_size}
+
+    def step(key, state, params):
+        state, losses = run(key, state, params, settings.thin)
+        return state, {"loss": jnp.mean(losses), "step_size": params.step_size, "grad_evals": jnp.int32(settings.thin)}
+
+    return Algorithm(warmup=warmup, step=step, position=lambda state: state.position)

@@ -1,0 +1,118 @@
+"""Artifact paths, atomic writes and per-artifact locks.
+
+A file is written under a temporary name in the same folder, flushed, then renamed, so a reader
+never sees half a file. ``meta.json`` (targets) and ``analysis.json`` (runs) are written last:
+their presence marks a finished artifact.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import os
+import tempfile
+import zipfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+from filelock import FileLock, Timeout
+
+
+class StoreError(Exception):
+    """An artifact that cannot be read or written (corrupt file, read-only store, full disk)."""
+
+
+def target_dir(store: Path, target_id: str) -> Path:
+    return Path(store) / "targets" / target_id
+
+
+def run_dir(store: Path, target_id: str, run_id: str) -> Path:
+    return target_dir(store, target_id) / f"run_{run_id}"
+
+
+def _jsonable(value):
+    """Plain JSON values; NaN and inf become null."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (temp file in the same folder, fsync, rename)."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(handle, "wb") as out:
+                out.write(data)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(temp, path)
+        except BaseException:
+            Path(temp).unlink(missing_ok=True)
+            raise
+    except OSError as err:
+        raise StoreError(f"cannot write {path}: {err.strerror or err}") from None
+
+
+def write_json(path: Path, obj) -> None:
+    write_bytes(path, (json.dumps(_jsonable(obj), indent=2, sort_keys=True) + "\n").encode())
+
+
+def read_json(path: Path) -> dict:
+    """Read a JSON artifact; a corrupt one raises :class:`StoreError` naming the file."""
+    try:
+        return json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise StoreError(f"{path}: not found") from None
+    except (OSError, ValueError) as err:
+        raise StoreError(f"{path}: unreadable ({err})") from None
+
+
+def write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """An ``.npz`` with fixed zip timestamps, so equal arrays give equal bytes."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name in sorted(arrays):
+            member = io.BytesIO()
+            np.lib.format.write_array(member, np.asarray(arrays[name]), allow_pickle=False)
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, member.getvalue())
+    write_bytes(path, buffer.getvalue())
+
+
+def read_npz(path: Path) -> dict[str, np.ndarray]:
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            return {name: archive[name] for name in archive.files}
+    except FileNotFoundError:
+        raise StoreError(f"{path}: not found") from None
+    except Exception as err:
+        raise StoreError(f"{path}: unreadable ({type(err).__name__})") from None
+
+
+@contextmanager
+def locked(directory: Path, timeout: float = -1) -> Iterator[None]:
+    """Hold an exclusive lock on an artifact folder (``<folder>.lock`` beside it)."""
+    directory = Path(directory)
+    try:
+        directory.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise StoreError(f"cannot create {directory.parent}: {err.strerror or err}") from None
+    lock = FileLock(str(directory) + ".lock", timeout=timeout)
+    try:
+        with lock:
+            yield
+    except Timeout:
+        raise StoreError(f"{directory}: locked by another process") from None

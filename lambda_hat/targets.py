@@ -1,0 +1,145 @@
+"""Stage A: make the data and the teacher, train the student w*, write the target artifact."""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from jax.flatten_util import ravel_pytree
+
+from lambda_hat import __version__, models
+from lambda_hat import data as datasets
+from lambda_hat import store
+from lambda_hat.config.schema import SECTIONS
+from lambda_hat.posterior import make_loss
+from lambda_hat.truth import known_coefficient
+
+
+def sections(spec: dict) -> dict:
+    """Typed sections of a resolved target spec."""
+    return {kind: cls(**{k: v for k, v in spec[kind].items() if k != "sha256"})
+            for kind, cls in SECTIONS.items()}
+
+
+def make_dataset(spec: dict, dtype):
+    """``(X, Y, teacher params or None)`` for a resolved target spec."""
+    parts = sections(spec)
+    model, data, teacher = parts["model"], parts["data"], parts["teacher"]
+    data_key, teacher_key, noise_key = jax.random.split(jax.random.key(spec["seed"]), 3)
+    if data.source == "npz":
+        x, y = datasets.load_npz(data.path, model)
+        return jnp.asarray(x, dtype), jnp.asarray(y, dtype), None
+    params, apply = datasets.teacher_network(teacher_key, teacher, model, dtype)
+    x = datasets.sample_inputs(data_key, data, model.in_dim, dtype)
+    y = apply(params, x)
+    return x, y + datasets.sample_noise(noise_key, data, y.shape, dtype), params
+
+
+def initial_student(spec: dict, teacher_params, dtype):
+    """Start of training: the teacher itself for a ``dln`` teacher, else a random init."""
+    parts = sections(spec)
+    model = parts["model"]
+    if parts["teacher"].kind == "dln" and teacher_params is not None:
+        return [dict(layer, b=jnp.zeros(layer["w"].shape[1], dtype)) if model.bias else dict(layer)
+                for layer in teacher_params]
+    student_key = jax.random.fold_in(jax.random.key(spec["seed"]), 3)
+    return models.init(student_key, model.layer_widths(), model.bias, model.init_scale, dtype)
+
+
+def train(loss, w0, spec: dict, n: int, log=None):
+    """Minimize ``loss`` from ``w0`` with optax; returns ``(w*, curve, steps run)``.
+
+    Runs ``patience`` steps per compiled chunk; stops early when the full loss improves by less
+    than ``early_stop`` over a chunk.
+    """
+    training = sections(spec)["training"]
+    schedule = (optax.cosine_decay_schedule(training.lr, training.steps, alpha=0.01)
+                if training.lr_decay else training.lr)
+    optimizer = optax.adam(schedule) if training.optimizer == "adam" else optax.sgd(schedule)
+    batch = training.batch_size if 0 < training.batch_size < n else 0
+    chunk = min(training.patience, training.steps)
+
+    @jax.jit
+    def run(w, opt_state, key):
+        def body(carry, step_key):
+            w, opt_state = carry
+            index = jax.random.randint(step_key, (batch,), 0, n) if batch else None
+            grad = jax.grad(loss)(w, index)
+            updates, opt_state = optimizer.update(grad, opt_state, w)
+            return (optax.apply_updates(w, updates), opt_state), None
+
+        (w, opt_state), _ = jax.lax.scan(body, (w, opt_state), jax.random.split(key, chunk))
+        return w, opt_state, loss(w)
+
+    w, opt_state = w0, optimizer.init(w0)
+    key = jax.random.fold_in(jax.random.key(spec["seed"]), 4)
+    curve = [float(loss(w))]
+    steps = 0
+    while steps < training.steps:
+        w, opt_state, value = run(w, opt_state, jax.random.fold_in(key, steps))
+        steps += chunk
+        curve.append(float(value))
+        if log:
+            log(steps, training.steps, curve[-1])
+        if not math.isfinite(curve[-1]):
+            raise FloatingPointError(f"training diverged at step {steps} (loss {curve[-1]}); lower training.lr")
+        if training.early_stop and curve[-2] - curve[-1] < training.early_stop * abs(curve[-2]):
+            break
+    return w, curve, steps
+
+
+def build(plan: dict, store_root: Path, force: bool = False, log=None) -> tuple[Path, bool]:
+    """Build the target described by a plan file's content; returns ``(folder, built)``.
+
+    An existing finished target is kept (``built`` False) unless ``force``.
+    """
+    target_id, spec = plan["target_id"], plan["spec"]
+    folder = store.target_dir(store_root, target_id)
+    with store.locked(folder):
+        if (folder / "meta.json").is_file() and not force:
+            store.read_json(folder / "meta.json")   # a corrupt marker is reported, not reused
+            return folder, False
+        (folder / "meta.json").unlink(missing_ok=True)
+        started = time.perf_counter()
+        dtype = jnp.float64 if spec["x64"] else jnp.float32
+        parts = sections(spec)
+        x, y, teacher_params = make_dataset(spec, dtype)
+        n = int(x.shape[0])
+        params0 = initial_student(spec, teacher_params, dtype)
+        w0, unravel = ravel_pytree(params0)
+        model = parts["model"]
+        loss = make_loss(lambda w, xs: models.apply(unravel(w), xs, model.activation, model.skip),
+                         x, y, parts["data"])
+        w_star, curve, steps = train(loss, w0, spec, n, log)
+        grad_norm = float(jnp.linalg.norm(jax.grad(loss)(w_star)))
+        arrays = {f"layer{i}_{name}": np.asarray(v) for i, layer in enumerate(unravel(w_star))
+                  for name, v in layer.items()}
+        store.write_npz(folder / "params.npz", {"w_star": np.asarray(w_star), **arrays})
+        teacher_arrays = ({"teacher_w_star": np.asarray(ravel_pytree(teacher_params)[0])}
+                          if teacher_params is not None else {})
+        store.write_npz(folder / "data.npz", {"X": np.asarray(x), "Y": np.asarray(y), **teacher_arrays})
+        meta = {
+            "target_id": target_id, "labels": plan.get("labels", {}), "spec": spec,
+            "n": n, "d": int(w_star.size), "L0": curve[-1], "dtype": str(jnp.dtype(dtype)),
+            "llc_true": known_coefficient(parts["model"], parts["teacher"]),
+            "training": {"steps": steps, "loss_initial": curve[0], "loss_final": curve[-1],
+                         "grad_norm": grad_norm, "curve": curve},
+            "walltime_sec": time.perf_counter() - started,
+            "versions": {"lambda_hat": __version__, "jax": jax.__version__, "optax": optax.__version__,
+                         "numpy": np.__version__},
+        }
+        store.write_json(folder / "meta.json", meta)
+        return folder, True
+
+
+def load(folder: Path) -> tuple[dict, dict, dict]:
+    """``(meta, params, data)`` of a finished target folder."""
+    folder = Path(folder)
+    meta = store.read_json(folder / "meta.json")
+    return meta, store.read_npz(folder / "params.npz"), store.read_npz(folder / "data.npz")
+

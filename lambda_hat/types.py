@@ -1,0 +1,84 @@
+"""Shared type aliases and the settings every sampler shares.
+
+Samplers import nothing of ours but this module.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Literal, NamedTuple
+
+import jax
+
+Array = jax.Array
+PRNGKey = jax.Array
+PyTree = Any
+
+#: ``logdensity(position) -> scalar`` of the full-batch localized tempered posterior.
+LogDensityFn = Callable[[Array], Array]
+
+Dtype = Literal["float32", "float64"]
+
+
+def field_(default: Any, *, minimum: float | None = None, exclusive: bool = False,
+           choices: tuple | None = None, doc: str = "") -> Any:
+    """A dataclass field carrying validation metadata (minimum, choices, doc)."""
+    metadata = {"minimum": minimum, "exclusive": exclusive, "choices": choices, "doc": doc}
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda: type(default)(default), metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """Settings shared by every sampler: chains, draws, precision and the estimator's own."""
+
+    chains: int = field_(4, minimum=1, doc="independent chains (vmapped)")
+    seed: int = field_(0, minimum=0, doc="sampling seed (independent of the target seed)")
+    dtype: str = field_("float64", choices=("float32", "float64"), doc="precision of the draws")
+    draws: int = field_(1000, minimum=1, doc="kept draws per chain")
+    warmup: int = field_(500, minimum=0, doc="adaptation / burn-in steps, discarded")
+    beta0: float = field_(1.0, minimum=0.0, exclusive=True, doc="beta = beta0 / log n")
+    gamma: float = field_(1.0, minimum=0.0, doc="localization strength")
+
+
+class Estimate(NamedTuple):
+    """Unbiased minibatch estimates at one position.
+
+    ``loss_grad`` is the gradient of the loss alone (no localization term), for preconditioners.
+    """
+
+    loss: Array
+    logdensity: Array
+    grad: Array
+    loss_grad: Array
+
+
+class Problem(NamedTuple):
+    """What a sampler may know about its target: densities, gradients and a start point.
+
+    Attributes
+    ----------
+    logdensity : full-batch log-density of the (localized tempered) posterior.
+    grad_estimator : ``(position, key) -> Estimate`` on a minibatch drawn with ``key``.
+    position : the start point (a flat vector), also the centre of localization.
+    num_data : n, the number of samples.
+    """
+
+    logdensity: LogDensityFn
+    grad_estimator: Callable[[Array, PRNGKey], "Estimate"]
+    position: Array
+    num_data: int
+
+
+class Algorithm(NamedTuple):
+    """A sampler, for one chain (the runner vmaps it).
+
+    ``warmup(key, position) -> (state, params, info)`` adapts or fits; ``info`` holds arrays
+    over warm-up steps and a ``grad_evals`` count. ``step(key, state, params) -> (state, info)``
+    makes one kept draw; ``info`` includes ``grad_evals``. ``position(state)`` is the draw.
+    """
+
+    warmup: Callable[[PRNGKey, Array], tuple[Any, Any, dict]]
+    step: Callable[[PRNGKey, Any, Any], tuple[Any, dict]]
+    position: Callable[[Any], Array]

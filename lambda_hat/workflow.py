@@ -1,0 +1,226 @@
+"""The local executor of a plan: build targets, run samplers, collect; resumable and failure-isolated.
+
+Every job is one call of the same library functions the CLI and Nextflow use. Finished artifacts
+are skipped (content-addressed), a failed job writes ``error.json`` and a log and never stops the
+others, and Ctrl-C or SIGTERM stops between atomic writes, so the next run resumes.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import signal
+import traceback
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from lambda_hat import progress, store
+from lambda_hat.config import load
+from lambda_hat.config.plan import describe, sampler_document, target_document, write
+
+LOG_DIR = Path("logs")
+
+
+@dataclass
+class Outcome:
+    kind: str            # "build" | "sample"
+    label: str
+    status: str          # "ok" | "skipped" | "failed" | "blocked"
+    message: str = ""
+    seconds: float = 0.0
+    target_id: str = ""
+    sampler_id: str = ""
+
+
+@dataclass
+class Summary:
+    outcomes: list = field(default_factory=list)
+    results: Path | None = None
+    rows: int = 0
+    retry: Path | None = None
+
+    @property
+    def failed(self) -> list:
+        return [o for o in self.outcomes if o.status in ("failed", "blocked")]
+
+    def counts(self) -> dict:
+        keys = ("ok", "skipped", "failed", "blocked")
+        return {k: sum(o.status == k for o in self.outcomes) for k in keys}
+
+    def table(self) -> str:
+        """The end-of-sweep summary for stdout."""
+        lines = [f"{'job':<8} {'what':<44} {'status':<8} {'seconds':>8}  reason"]
+        for o in self.outcomes:
+            lines.append(f"{o.kind:<8} {o.label:<44} {o.status:<8} {o.seconds:>8.1f}  {o.message}")
+        counts = self.counts()
+        lines.append(", ".join(f"{v} {k}" for k, v in counts.items()) +
+                     (f"; {self.rows} rows -> {self.results}" if self.results else ""))
+        if self.retry:
+            lines.append(f"failed jobs only: {self.retry}  (rerun with --config {self.retry})")
+        return "\n".join(lines)
+
+
+def _log_failure(name: str, text: str) -> None:
+    try:
+        LOG_DIR.mkdir(parents=True, exist_ok=True)
+        (LOG_DIR / f"{name}.log").write_text(text)
+    except OSError:
+        pass
+
+
+def build_job(document: dict, store_root: str, force: bool) -> Outcome:
+    """One target build, with its failure caught, logged and written as ``error.json``."""
+    from lambda_hat import runtime, targets
+
+    timer = progress.Timer()
+    label = f"{document['target_id']} ({'/'.join(document['labels'].values())})"
+    try:
+        runtime.configure()
+        _, built = targets.build(document, Path(store_root), force=force)
+        return Outcome("build", label, "ok" if built else "skipped", seconds=timer(),
+                       target_id=document["target_id"])
+    except Exception as err:  # noqa: BLE001 - isolate any failure to its own job
+        message = f"{type(err).__name__}: {err}"
+        folder = store.target_dir(Path(store_root), document["target_id"])
+        try:
+            store.write_json(folder / "error.json", {"target_id": document["target_id"], "error": message,
+                                                      "traceback": traceback.format_exc()})
+        except store.StoreError:
+            pass
+        _log_failure(f"build_{document['target_id']}", traceback.format_exc())
+        return Outcome("build", label, "failed", message.splitlines()[0], timer(), document["target_id"])
+
+
+def sample_job(target_folder: str, document: dict, force: bool, show_bar: bool = False) -> Outcome:
+    """One sampling job, with its failure caught and logged (``error.json`` is written by sampling)."""
+    from lambda_hat import runtime, sampling
+
+    timer = progress.Timer()
+    target_id = Path(target_folder).name
+    label = f"{target_id} × {document['name']}"
+    try:
+        runtime.configure()
+        with progress.bar(label) if show_bar else _no_bar() as update:
+            _, ran = sampling.sample(Path(target_folder), document, force=force, progress=update)
+        return Outcome("sample", label, "ok" if ran else "skipped", seconds=timer(),
+                       target_id=target_id, sampler_id=document["sampler_id"])
+    except Exception as err:  # noqa: BLE001
+        _log_failure(f"sample_{target_id}_{document['sampler_id']}", traceback.format_exc())
+        return Outcome("sample", label, "failed", f"{type(err).__name__}: {err}".splitlines()[0], timer(),
+                       target_id, document["sampler_id"])
+
+
+class _no_bar:
+    def __enter__(self):
+        return None
+
+    def __exit__(self, *exc):
+        return False
+
+
+def _terminate(signum, frame):
+    raise KeyboardInterrupt
+
+
+def write_retry(experiments, failed: list, config: Path) -> Path | None:
+    """``retry.yaml`` beside the config, holding only the targets and samplers of failed jobs."""
+    if not failed:
+        return None
+    target_ids = {o.target_id for o in failed}
+    sampler_ids = {o.sampler_id for o in failed if o.sampler_id}
+    targets = [t.entry for t in experiments.targets if t.target_id in target_ids]
+    samplers = [s.entry for s in experiments.samplers if s.sampler_id in sampler_ids]
+    if not samplers:   # only builds failed: retry them with every sampler
+        samplers = [s.entry for s in experiments.samplers]
+    raw = yaml.safe_load(Path(config).read_text())
+    document = {k: raw[k] for k in ("store_root", "results", "jax_enable_x64", "presets_dir") if k in raw}
+    document.update(targets=targets, samplers=samplers)
+    path = Path(config).parent / "retry.yaml"
+    store.write_bytes(path, ("# failed jobs of " + str(config) + "\n" +
+                             yaml.safe_dump(document, sort_keys=False)).encode())
+    return path
+
+
+def run_local(config: Path, jobs: int = 1, force: bool = False, promote: bool = False,
+              plan_dir: Path = Path("plan")) -> Summary:
+    """Plan, build, sample and collect the sweep in ``config`` on this machine."""
+    experiments = load(config)                       # config errors stop here, before any work
+    counts = write(experiments, plan_dir)
+    progress.log(describe(counts))
+    if promote:
+        progress.log("note: --promote (the gallery) is not available yet; results are collected only")
+    store_root = experiments.store_root
+    summary = Summary()
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        if jobs > 1:
+            _run_pool(experiments, store_root, jobs, force, summary)
+        else:
+            _run_serial(experiments, store_root, force, summary)
+    except KeyboardInterrupt:
+        progress.log("interrupted: finished artifacts are kept; rerun the same command to resume")
+        raise SystemExit(130) from None
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    from lambda_hat.collect import collect
+
+    table, _ = collect(store_root, experiments.results)
+    summary.results, summary.rows = experiments.results, len(table)
+    summary.retry = write_retry(experiments, summary.failed, config)
+    return summary
+
+
+def _report(outcome: Outcome, done: int, total: int) -> None:
+    reason = f": {outcome.message}" if outcome.message else ""
+    progress.log(f"[{done}/{total}] {outcome.kind} {outcome.label}: {outcome.status} ({outcome.seconds:.1f}s){reason}")
+
+
+def _run_serial(experiments, store_root: Path, force: bool, summary: Summary) -> None:
+    total = len(experiments.targets) * (1 + len(experiments.samplers))
+    for target in experiments.targets:
+        outcome = build_job(target_document(target), str(store_root), force)
+        summary.outcomes.append(outcome)
+        _report(outcome, len(summary.outcomes), total)
+        folder = store.target_dir(store_root, target.target_id)
+        for sampler in experiments.samplers:
+            if outcome.status == "failed":
+                result = Outcome("sample", f"{target.target_id} × {sampler.name}", "blocked",
+                                 "its target failed to build", 0.0, target.target_id, sampler.sampler_id)
+            else:
+                result = sample_job(str(folder), sampler_document(sampler), force, progress.interactive())
+            summary.outcomes.append(result)
+            _report(result, len(summary.outcomes), total)
+
+
+def _run_pool(experiments, store_root: Path, jobs: int, force: bool, summary: Summary) -> None:
+    total = len(experiments.targets) * (1 + len(experiments.samplers))
+    context = multiprocessing.get_context("spawn")     # JAX is not fork-safe
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+        pending = {pool.submit(build_job, target_document(t), str(store_root), force): t
+                   for t in experiments.targets}
+        try:
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    owner = pending.pop(future)
+                    outcome = future.result()
+                    summary.outcomes.append(outcome)
+                    _report(outcome, len(summary.outcomes), total)
+                    if outcome.kind != "build":
+                        continue
+                    folder = str(store.target_dir(store_root, owner.target_id))
+                    for sampler in experiments.samplers:
+                        if outcome.status == "failed":
+                            blocked = Outcome("sample", f"{owner.target_id} × {sampler.name}", "blocked",
+                                              "its target failed to build", 0.0, owner.target_id,
+                                              sampler.sampler_id)
+                            summary.outcomes.append(blocked)
+                            _report(blocked, len(summary.outcomes), total)
+                        else:
+                            pending[pool.submit(sample_job, folder, sampler_document(sampler), force)] = owner
+        except KeyboardInterrupt:
+            for future in pending:
+                future.cancel()
+            raise

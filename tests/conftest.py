@@ -1,0 +1,30 @@
+"""Shared fixtures: CPU-only JAX, a private compilation cache, small sweep files."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("JAX_PLATFORMS", "cpu")
+os.environ.setdefault("LAMBDA_HAT_CACHE_DIR", str(Path(__file__).resolve().parents[1] / ".cache" / "jax"))
+
+from lambda_hat import runtime  # noqa: E402
+
+runtime.configure()
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture
+def write_yaml(tmp_path):
+    """``write_yaml(text, name="experiments.yaml") -> path`` in a temporary folder."""
+
+    def write(text: str, name: str = "experiments.yaml") -> Path:
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        return path
+
+    return write

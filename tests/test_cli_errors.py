@@ -1,0 +1,123 @@
+"""Bad input: one clear line per problem, exit code 1, nothing written."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from lambda_hat.cli import app
+
+runner = CliRunner()
+GOOD_SAMPLERS = "samplers: [{ name: hmc }]\n"
+
+
+def plan(config, tmp_path):
+    out = tmp_path / "plan"
+    result = runner.invoke(app, ["plan", "--config", str(config), "--out", str(out)])
+    return result, out
+
+
+@pytest.mark.parametrize("targets, message", [
+    ("[{ model: smal, data: small }]", "targets[0].model: unknown model preset 'smal'; did you mean 'small'?"),
+    ("[{ model: base, data: base, overrides: { model: { activaton: gelu } } }]",
+     "targets[0].overrides.model.activaton: unknown key; did you mean 'activation'?"),
+    ("[{ model: base, data: base, overrides: { model: { depth: many } } }]",
+     "targets[0].overrides.model.depth: expected an integer, got 'many'"),
+    ("[{ model: base, data: base, overrides: { data: { n: 0 } } }]", "targets[0].overrides.data.n: must be >= 1, got 0"),
+    ("[{ model: base, data: base, overrides: { model: { widths: [4, -2] } } }]",
+     "targets[0].overrides.model.widths: expected a list of positive integers"),
+    ("[{ model: base, data: base, overrides: { data: { noise_scale: -1 } } }]",
+     "targets[0].overrides.data.noise_scale: must be > 0"),
+    ("[{ model: dln, data: small, teacher: { preset: dln, rank: 6 } }]",
+     "targets[0].teacher.rank: 6 is larger than the narrowest width 5"),
+    ("[{ model: small, data: small, colour: red }]", "targets[0].colour: unknown key"),
+    ("[{ model: small, data: small, overrides: { modle: { depth: 2 } } }]",
+     "targets[0].overrides.modle: unknown key; did you mean 'model'?"),
+    ("[{ model: small, data: small, seed: -3 }]", "targets[0].seed: expected a non-negative integer"),
+    ("[{ model: small, data: small, overrides: { model: { activation: swish } } }]",
+     "targets[0].overrides.model.activation: 'swish' is not one of relu, tanh, gelu, identity"),
+    ("[]", "targets: expected a non-empty list"),
+])
+def test_bad_targets(targets, message, write_yaml, tmp_path):
+    result, out = plan(write_yaml(f"targets: {targets}\n{GOOD_SAMPLERS}"), tmp_path)
+    assert result.exit_code == 1
+    assert message in result.stderr
+    assert "Traceback" not in result.output
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("samplers, message", [
+    ("[{ name: hcm }]", "samplers[0].name: unknown sampler preset 'hcm'; did you mean 'hmc'?"),
+    ("[{ name: sgld, overrides: { step_sise: 1e-5 } }]", "samplers[0].overrides.step_sise: unknown key; did you mean 'step_size'?"),
+    ("[{ name: sgld, overrides: { precond: rms } }]", "'rms' is not one of none, rmsprop, adam"),
+    ("[{ name: hmc, overrides: { chains: 0 } }]", "samplers[0].overrides.chains: must be >= 1, got 0"),
+    ("[{ name: vi, overrides: { M: 2.5 } }]", "samplers[0].overrides.M: expected an integer, got 2.5"),
+    ("[]", "samplers: expected a non-empty list"),
+])
+def test_bad_samplers(samplers, message, write_yaml, tmp_path):
+    result, out = plan(write_yaml(f"targets: [{{ model: small, data: small }}]\nsamplers: {samplers}\n"), tmp_path)
+    assert result.exit_code == 1
+    assert message in result.stderr
+    assert not out.exists()
+
+
+def test_every_problem_is_reported_once(write_yaml, tmp_path):
+    result, _ = plan(write_yaml("targets:\n  - { model: smal, data: small }\n  - { model: small, data: tiny, seed: x }\n"
+                                "samplers: [{ name: hmc, overrides: { draws: -1 } }]\n"), tmp_path)
+    lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 3
+
+
+def test_yaml_syntax_error_names_the_line(write_yaml, tmp_path):
+    result, out = plan(write_yaml("targets:\n  - { model: small, data: small\nsamplers: [{ name: hmc }]\n"), tmp_path)
+    assert result.exit_code == 1
+    assert "YAML syntax error at line" in result.stderr
+    assert not out.exists()
+
+
+def test_missing_config_file(tmp_path):
+    result, out = plan(tmp_path / "nope.yaml", tmp_path)
+    assert result.exit_code == 1 and "nope.yaml: file not found" in result.stderr
+
+
+@pytest.mark.parametrize("content, message", [
+    (None, "data file not found"),
+    (b"not a zip", "not a readable .npz file"),
+    ({"X": np.zeros((10, 4))}, "missing array 'Y'"),
+    ({"X": np.zeros((10, 3)), "Y": np.zeros((10, 1))}, "X has 3 columns and Y 1, but the model has in_dim 4"),
+    ({"X": np.zeros((10, 4)), "Y": np.zeros((9, 1))}, "expected X [n, 4] and Y [n, 1]"),
+])
+def test_bad_npz(content, message, write_yaml, tmp_path):
+    data = tmp_path / "mine.npz"
+    if isinstance(content, bytes):
+        data.write_bytes(content)
+    elif content is not None:
+        np.savez(data, **content)
+    config = write_yaml("targets: [{ model: small, data: { preset: small, source: npz, path: mine.npz } }]\n" + GOOD_SAMPLERS)
+    result, out = plan(config, tmp_path)
+    assert result.exit_code == 1
+    assert message in result.stderr
+    assert not out.exists()
+
+
+def test_missing_spec_files(tmp_path):
+    result = runner.invoke(app, ["build", "--spec", str(tmp_path / "tgt_x.json"), "--store", str(tmp_path)])
+    assert result.exit_code == 1 and "target spec file not found" in result.stderr
+    result = runner.invoke(app, ["sample", "--target", str(tmp_path), "--spec", str(tmp_path / "smp_x.json")])
+    assert result.exit_code == 1 and "sampler spec file not found" in result.stderr
+
+
+def test_truth_command():
+    result = runner.invoke(app, ["truth", "--widths", "20,30,40,30,20", "--rank", "5"])
+    assert result.exit_code == 0 and "lambda = 196" in result.stdout and "multiplicity = 3" in result.stdout
+    result = runner.invoke(app, ["truth", "--widths", "5,5", "--rank", "9"])
+    assert result.exit_code == 1 and "rank must be between 0 and the narrowest width 5" in result.stderr
+
+
+def test_presets_command_lists_keys():
+    result = runner.invoke(app, ["presets", "model"])
+    assert result.exit_code == 0
+    assert "model presets: base, dln, large, small, tiny, wide" in result.stdout
+    assert "activation" in result.stdout
+    assert runner.invoke(app, ["presets", "colour"]).exit_code == 1
