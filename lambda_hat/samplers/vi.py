@@ -31,10 +31,16 @@ class Settings(RunSettings):
 
 
 class Mixture(NamedTuple):
+    """Parameters in units of a reference scale ``s0`` (so Adam's steps are scale-free)."""
+
     logits: Array       # [M]
-    mean: Array         # [M, d] offsets from the start point
-    log_scale: Array    # [M, d]
-    factors: Array      # [M, d, r]
+    mean: Array         # [M, d] offsets from the start point, / s0
+    log_scale: Array    # [M, d] log(scale / s0)
+    factors: Array      # [M, d, r] / s0
+
+    def scaled(self, s0) -> "Mixture":
+        """The same mixture in the units of the parameters."""
+        return Mixture(self.logits, s0 * self.mean, self.log_scale + jnp.log(s0), s0 * self.factors)
 
 
 def log_component(w: Array, mean: Array, log_scale: Array, factors: Array) -> Array:
@@ -69,10 +75,11 @@ def draw_component(mixture: Mixture, m, key) -> Array:
 def build(settings: Settings, problem: Problem) -> Algorithm:
     """Mixture-of-factor-analyzers VI for one chain (one independent fit); the runner vmaps it."""
     start = problem.position
-    optimizer = optax.adam(settings.lr)
+    optimizer = optax.adam(optax.cosine_decay_schedule(settings.lr, settings.steps, alpha=0.1))
 
-    def surrogate(mixture: Mixture, key):
+    def surrogate(raw: Mixture, s0, key):
         """ELBO estimate whose gradient is the reparameterized ELBO gradient."""
+        mixture = raw.scaled(s0)
         keys = jax.random.split(key, (settings.M, settings.samples, 2))
         weights = jax.nn.softmax(mixture.logits)
 
@@ -91,24 +98,24 @@ def build(settings: Settings, problem: Problem) -> Algorithm:
     def warmup(key, position):
         init_key, fit_key = jax.random.split(key)
         d = position.size
-        scale = 1.0 / jnp.sqrt(max_curvature(problem.logdensity, start))
+        s0 = 1.0 / jnp.sqrt(max_curvature(problem.logdensity, start))   # the stiffest direction's scale
         mean_key, factor_key = jax.random.split(init_key)
         mixture = Mixture(
             logits=jnp.zeros(settings.M, position.dtype),
-            mean=0.1 * scale * jax.random.normal(mean_key, (settings.M, d), position.dtype),
-            log_scale=jnp.full((settings.M, d), jnp.log(scale), position.dtype),
-            factors=0.1 * scale * jax.random.normal(factor_key, (settings.M, d, settings.r), position.dtype))
+            mean=0.1 * jax.random.normal(mean_key, (settings.M, d), position.dtype),
+            log_scale=jnp.zeros((settings.M, d), position.dtype),
+            factors=0.1 * jax.random.normal(factor_key, (settings.M, d, settings.r), position.dtype))
 
         def fit(carry, step_key):
             mixture, opt_state = carry
-            elbo, grads = jax.value_and_grad(surrogate)(mixture, step_key)
+            elbo, grads = jax.value_and_grad(surrogate)(mixture, s0, step_key)
             updates, opt_state = optimizer.update(jax.tree.map(jnp.negative, grads), opt_state)
             return (optax.apply_updates(mixture, updates), opt_state), elbo
 
         (mixture, _), elbo = jax.lax.scan(fit, (mixture, optimizer.init(mixture)),
                                           jax.random.split(fit_key, settings.steps))
         evals = settings.steps * settings.M * settings.samples
-        return position, mixture, {"grad_evals": evals, "elbo": elbo}
+        return position, mixture.scaled(s0), {"grad_evals": evals, "elbo": elbo}
 
     def step(key, state, mixture: Mixture):
         pick_key, draw_key = jax.random.split(key)
