@@ -122,8 +122,7 @@ def sample(target_folder: Path, plan: dict, force: bool = False, progress=None) 
     run_id = ids.run_id(meta["target_id"], spec)
     folder = target_folder / f"run_{run_id}"
     with store.locked(folder):
-        if (folder / "analysis.json").is_file() and not force:
-            store.read_json(folder / "analysis.json")
+        if not force and store.finished(folder / "analysis.json", folder / "trace.npz"):
             return folder, False
         (folder / "analysis.json").unlink(missing_ok=True)
         record = {"target_id": meta["target_id"], "run_id": run_id, "sampler": plan.get("name", spec["algorithm"]),

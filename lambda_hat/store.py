@@ -11,6 +11,7 @@ import io
 import json
 import math
 import os
+import sys
 import tempfile
 import zipfile
 from contextlib import contextmanager
@@ -100,6 +101,24 @@ def read_npz(path: Path) -> dict[str, np.ndarray]:
         raise StoreError(f"{path}: not found") from None
     except Exception as err:
         raise StoreError(f"{path}: unreadable ({type(err).__name__})") from None
+
+
+def finished(marker: Path, *others: Path) -> bool:
+    """Whether an artifact is finished and readable: its marker JSON and the other files load.
+
+    A marker that exists but does not load is reported on stderr and the artifact counts as
+    unfinished, so it is rebuilt rather than silently reused.
+    """
+    if not Path(marker).is_file():
+        return False
+    try:
+        read_json(marker)
+        for other in others:
+            read_npz(other)
+        return True
+    except StoreError as err:
+        print(f"warning: {err}; redoing it", file=sys.stderr, flush=True)
+        return False
 
 
 @contextmanager

@@ -101,8 +101,7 @@ def build(plan: dict, store_root: Path, force: bool = False, log=None) -> tuple[
     target_id, spec = plan["target_id"], plan["spec"]
     folder = store.target_dir(store_root, target_id)
     with store.locked(folder):
-        if (folder / "meta.json").is_file() and not force:
-            store.read_json(folder / "meta.json")   # a corrupt marker is reported, not reused
+        if not force and store.finished(folder / "meta.json", folder / "params.npz", folder / "data.npz"):
             return folder, False
         (folder / "meta.json").unlink(missing_ok=True)
         started = time.perf_counter()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import blackjax
+import jax
 import jax.numpy as jnp
 
 from lambda_hat.samplers.curvature import max_curvature
@@ -17,10 +18,16 @@ class Settings(RunSettings):
     target_acceptance: float = field_(0.8, minimum=0.0, exclusive=True, doc="adaptation target")
     step_size: float = field_(0.0, minimum=0.0, doc="initial step size (0 = from curvature)")
     diagonal_mass: bool = field_(True, doc="diagonal (true) or dense (false) mass matrix")
+    step_jitter: float = field_(0.2, minimum=0.0, doc="step size drawn within (1 +- jitter) x adapted")
 
 
-def adapted(kernel_factory, problem: Problem, settings, grad_evals_per_step, **extra) -> Algorithm:
-    """An :class:`Algorithm` from a blackjax kernel family with window adaptation."""
+def adapted(kernel_factory, problem: Problem, settings, grad_evals_per_step, jitter: float = 0.0,
+            **extra) -> Algorithm:
+    """An :class:`Algorithm` from a blackjax kernel family with window adaptation.
+
+    ``jitter`` draws each transition's step size uniformly within ``(1 +- jitter)`` of the adapted
+    one, which breaks the resonances of fixed-length trajectories.
+    """
 
     def warmup(key, position):
         step_size = settings.step_size or 0.5 / jnp.sqrt(max_curvature(problem.logdensity, position))
@@ -32,6 +39,9 @@ def adapted(kernel_factory, problem: Problem, settings, grad_evals_per_step, **e
         return state, params, {"grad_evals": evals, "acceptance_rate": info.info.acceptance_rate}
 
     def step(key, state, params):
+        jitter_key, key = jax.random.split(key)
+        scale = 1.0 + jitter * jax.random.uniform(jitter_key, (), minval=-1.0, maxval=1.0)
+        params = {**params, "step_size": params["step_size"] * scale.astype(params["step_size"].dtype)}
         kernel = kernel_factory(problem.logdensity, **{**params, **extra})  # static extras win
         state, info = kernel.step(key, state)
         return state, {"acceptance_rate": info.acceptance_rate, "is_divergent": info.is_divergent,
@@ -45,4 +55,4 @@ def build(settings: Settings, problem: Problem) -> Algorithm:
     steps = settings.num_integration_steps
     return adapted(blackjax.hmc, problem, settings,
                    lambda info: jnp.full(jnp.shape(info.acceptance_rate), steps, dtype=jnp.int32),
-                   num_integration_steps=steps)
+                   jitter=settings.step_jitter, num_integration_steps=steps)

@@ -25,6 +25,8 @@ class Settings(RunSettings):
     warmup: int = field_(5000, minimum=0, doc="burn-in steps, discarded")
     step_size: float = field_(0.0, minimum=0.0, doc="eps (0 = step_scale / largest curvature)")
     step_scale: float = field_(0.1, minimum=0.0, exclusive=True, doc="eps x largest curvature, when automatic")
+    noise_ratio: float = field_(0.05, minimum=0.0, exclusive=True,
+                                doc="cap on (minibatch gradient noise / injected noise), when automatic")
     batch_size: int = field_(256, minimum=0, doc="minibatch size (0 = full batch)")
     thin: int = field_(5, minimum=1, doc="steps per kept draw")
     precond: str = field_("rmsprop", choices=("none", "rmsprop", "adam"), doc="preconditioner")
@@ -44,6 +46,7 @@ class Params(NamedTuple):
     step_size: Array
     preconditioner: Array
     adapt: Array
+    noise_var: Array     # per-coordinate variance of the minibatch log-density gradient at the start
 
 
 def build(settings: Settings, problem: Problem) -> Algorithm:
@@ -79,25 +82,31 @@ def build(settings: Settings, problem: Problem) -> Algorithm:
             return one_step(step_key, carry, params)
         return jax.lax.scan(body, state, jax.random.split(key, steps))
 
-    def step_size_for(state: State):
+    def step_size_for(state: State, noise_var: Array):
+        """``step_scale / lambda_max(P H)``, capped so the minibatch noise, about ``eps P Var[g] / 4``
+        per coordinate relative to the injected noise, stays below ``noise_ratio``."""
         if settings.step_size:
             return jnp.asarray(settings.step_size, state.position.dtype)
-        scale = jnp.sqrt(preconditioner(state))
-        return settings.step_scale / max_curvature(problem.logdensity, problem.position, scale)
+        precond = preconditioner(state)
+        curvature = settings.step_scale / max_curvature(problem.logdensity, problem.position, jnp.sqrt(precond))
+        noise = 4 * settings.noise_ratio / jnp.maximum(jnp.max(precond * noise_var), 1e-30)
+        return jnp.minimum(curvature, noise)
 
     def warmup(key, position):
         ones = jnp.ones_like(position)
         state = State(position, ones, jnp.zeros_like(position), jnp.zeros((), jnp.int32))
+        # gradient statistics at the start: noise level, and the first preconditioner
+        keys = jax.random.split(key, 33)
+        key, estimates = keys[0], jax.vmap(lambda k: problem.grad_estimator(position, k))(keys[1:])
+        noise_var = jnp.var(estimates.grad, axis=0)
         if preconditioned:
-            # statistics of the loss gradient at the start, so the first steps are already scaled
-            keys = jax.random.split(key, 33)
-            key, grads = keys[0], jax.vmap(lambda k: problem.grad_estimator(position, k).loss_grad)(keys[1:])
-            state = state._replace(square_avg=jnp.mean(grads ** 2, axis=0) * (1 - settings.precond_decay),
+            state = state._replace(square_avg=jnp.mean(estimates.loss_grad ** 2, axis=0) * (1 - settings.precond_decay),
                                    count=jnp.ones((), jnp.int32))
-        params = Params(step_size_for(state), preconditioner(state), jnp.ones((), position.dtype))
+        params = Params(step_size_for(state, noise_var), preconditioner(state), jnp.ones((), position.dtype), noise_var)
         state, _ = run(key, state, params, settings.warmup)
-        frozen = Params(step_size_for(state), preconditioner(state), jnp.zeros((), position.dtype))
-        return state, frozen, {"grad_evals": settings.warmup, "step_size": frozen.step_size}
+        frozen = Params(step_size_for(state, noise_var), preconditioner(state), jnp.zeros((), position.dtype),
+                        noise_var)
+        return state, frozen, {"grad_evals": settings.warmup + 32, "step_size": frozen.step_size}
 
     def step(key, state, params):
         state, losses = run(key, state, params, settings.thin)

@@ -1,0 +1,156 @@
+"""The local sweep end to end: results table, resume, failure isolation, interrupts."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from lambda_hat.cli import app
+from lambda_hat.collect import COLUMNS
+
+runner = CliRunner()
+FAST = {"draws": 30, "warmup": 30, "chains": 2}
+SWEEP = {
+    "store_root": "runs",
+    "results": "results/llc_runs.parquet",
+    "targets": [
+        {"model": "tiny", "data": "tiny", "seed": 1},
+        {"model": "dln", "data": "tiny", "teacher": {"preset": "dln", "rank": 1}, "seed": 2,
+         "overrides": {"model": {"in_dim": 2, "widths": [2], "out_dim": 2}}},
+    ],
+    "samplers": [
+        {"name": "hmc", "overrides": FAST},
+        {"name": "sgld", "overrides": {**FAST, "thin": 1}},
+        {"name": "vi", "overrides": {"draws": 30, "chains": 2, "steps": 40, "M": 2, "r": 1}},
+    ],
+}
+DIVERGING = {"name": "sgld", "overrides": {**FAST, "thin": 1, "precond": "none", "step_size": 1e6}}
+
+
+@pytest.fixture
+def sweep(tmp_path, monkeypatch):
+    """``sweep(config) -> (result, config path)``: run the CLI in a fresh folder."""
+    monkeypatch.chdir(tmp_path)
+
+    def run(config: dict, *extra: str):
+        path = tmp_path / "config" / "experiments.yaml"
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(yaml.safe_dump(config))
+        result = runner.invoke(app, ["workflow", "llc", "--local", "--config", str(path), *extra])
+        return result, path
+
+    return run
+
+
+def artifact_times(root: Path) -> dict:
+    return {p: p.stat().st_mtime_ns for p in root.rglob("*") if p.is_file() and not p.name.endswith(".lock")}
+
+
+def test_sweep_resume_and_table(sweep, tmp_path):
+    result, _ = sweep(SWEEP)
+    assert result.exit_code == 0, result.output
+    table = pd.read_parquet(tmp_path / "results" / "llc_runs.parquet")
+    assert len(table) == 6
+    assert list(table.columns[: len(COLUMNS)]) == list(COLUMNS)
+    assert set(table["sampler"].str.split("[").str[0]) == {"hmc", "sgld", "vi"}
+    dln = table[table["model"] == "dln"]
+    assert dln["llc_true"].notna().all() and dln["llc_rel_error"].notna().all()
+    assert table[table["model"] == "tiny"]["llc_true"].isna().all()
+    # the user's own analysis snippet works unchanged
+    table.groupby("sampler")[["llc_mean", "llc_std", "ess_bulk"]].mean()
+    # a second run does no work and touches no artifact
+    before = artifact_times(tmp_path / "runs")
+    again, _ = sweep(SWEEP)
+    assert again.exit_code == 0
+    assert "0 ok, 8 skipped, 0 failed" in again.stdout
+    assert artifact_times(tmp_path / "runs") == before
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "results" / "llc_runs.parquet"), table)
+
+
+def test_adding_a_sampler_runs_only_the_new_jobs(sweep):
+    first = {**SWEEP, "samplers": SWEEP["samplers"][:1]}
+    assert sweep(first)[0].exit_code == 0
+    result, _ = sweep({**SWEEP, "samplers": SWEEP["samplers"][:2]})
+    assert result.exit_code == 0
+    assert "2 ok, 4 skipped" in result.stdout
+
+
+def test_a_diverging_sampler_fails_alone(sweep, tmp_path):
+    config = {**SWEEP, "samplers": [*SWEEP["samplers"][:1], DIVERGING]}
+    result, path = sweep(config)
+    assert result.exit_code == 1
+    assert "4 ok, 0 skipped, 2 failed" in result.stdout
+    table = pd.read_parquet(tmp_path / "results" / "llc_runs.parquet")
+    assert len(table) == 2 and set(table["sampler"].str.split("[").str[0]) == {"hmc"}
+    errors = list((tmp_path / "runs").rglob("error.json"))
+    assert len(errors) == 2
+    assert len(list((tmp_path / "logs").glob("sample_*.log"))) == 2
+    retry = yaml.safe_load((path.parent / "retry.yaml").read_text())
+    assert retry["samplers"] == [DIVERGING]
+    assert len(retry["targets"]) == 2
+    # the retry file plans exactly the failed jobs
+    plan = runner.invoke(app, ["plan", "--config", str(path.parent / "retry.yaml"), "--out", str(tmp_path / "p")])
+    assert "2 targets × 1 samplers = 2 sampling jobs" in plan.stdout
+
+
+def test_a_failed_build_blocks_only_its_own_jobs(sweep, tmp_path):
+    bad = {"model": "tiny", "data": "tiny", "seed": 5, "overrides": {"training": {"lr": 1e30, "optimizer": "sgd"}}}
+    config = {**SWEEP, "targets": [SWEEP["targets"][0], bad], "samplers": SWEEP["samplers"][:1]}
+    result, path = sweep(config)
+    assert result.exit_code == 1
+    assert "blocked" in result.stdout and "training diverged" in result.stdout
+    assert len(pd.read_parquet(tmp_path / "results" / "llc_runs.parquet")) == 1
+
+
+def test_config_errors_stop_before_any_work(sweep, tmp_path):
+    result, _ = sweep({**SWEEP, "samplers": [{"name": "hmcc"}]})
+    assert result.exit_code == 1 and "did you mean 'hmc'" in result.stderr
+    assert not (tmp_path / "runs").exists() and not (tmp_path / "plan").exists()
+
+
+def test_corrupt_artifact_is_rebuilt(sweep, tmp_path):
+    small = {**SWEEP, "targets": SWEEP["targets"][:1], "samplers": SWEEP["samplers"][:1]}
+    assert sweep(small)[0].exit_code == 0
+    analysis = next((tmp_path / "runs").rglob("analysis.json"))
+    analysis.write_text("{ not json")
+    result, _ = sweep(small)
+    assert result.exit_code == 0, result.output
+    assert "1 ok" in result.stdout
+    assert analysis.read_text().startswith("{\n")
+
+
+def test_interrupted_run_resumes_to_the_same_table(tmp_path):
+    """SIGTERM mid-sweep keeps what finished; the resumed table equals an uninterrupted one."""
+    config = {**SWEEP, "samplers": [{"name": "hmc", "overrides": {"draws": 400, "warmup": 200, "chains": 2}},
+                                    *SWEEP["samplers"][1:]]}
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "experiments.yaml").write_text(yaml.safe_dump(config))
+    command = [sys.executable, "-m", "lambda_hat.cli", "workflow", "llc", "--local", "--config", "experiments.yaml"]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen(command, cwd=tmp_path / "a", env=env, stderr=subprocess.PIPE, text=True)
+    for line in process.stderr:      # wait until the first sampling job has finished
+        if "sample" in line and ": ok" in line:
+            break
+    process.send_signal(signal.SIGTERM)
+    process.communicate(timeout=120)
+    assert process.returncode == 130
+    assert not list((tmp_path / "a" / "runs").rglob("*.tmp"))
+    resumed = subprocess.run(command, cwd=tmp_path / "a", env=env, capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "skipped" in resumed.stdout
+    straight = subprocess.run(command, cwd=tmp_path / "b", env=env, capture_output=True, text=True)
+    assert straight.returncode == 0
+    drop = ["walltime_sec", "created_at"]
+    first = pd.read_parquet(tmp_path / "a" / "results" / "llc_runs.parquet").drop(columns=drop)
+    second = pd.read_parquet(tmp_path / "b" / "results" / "llc_runs.parquet").drop(columns=drop)
+    pd.testing.assert_frame_equal(first, second)
