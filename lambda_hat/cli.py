@@ -89,7 +89,8 @@ def build(spec: Path = typer.Option(..., help="plan/targets/tgt_*.json"),
 @domain_errors
 def sample(target: Path = typer.Option(..., help="target folder <store>/targets/<target_id>"),
            spec: Path = typer.Option(..., help="plan/samplers/smp_*.json"),
-           force: bool = typer.Option(False, help="rerun a finished run")) -> None:
+           force: bool = typer.Option(False, help="rerun a finished run"),
+           out: Optional[Path] = typer.Option(None, help="write run_<run_id>/ here instead of in the target folder")) -> None:
     """Stage B: run one sampler on one target; write run_<run_id>/ (analysis.json, trace.npz)."""
     from lambda_hat import progress, runtime, sampling
 
@@ -99,7 +100,7 @@ def sample(target: Path = typer.Option(..., help="target folder <store>/targets/
     runtime.configure()
     try:
         with progress.bar(document.get("name", "sample")) as update:
-            folder, ran = sampling.sample(target, document, force=force, progress=update)
+            folder, ran = sampling.sample(target, document, force=force, progress=update, out=out)
     except sampling.SamplerFailure as err:
         fail(f"{document.get('name')}: {err} (details in the run's error.json)")
     except Exception as err:  # noqa: BLE001 - any sampler crash: one line here, traceback in error.json
@@ -112,12 +113,13 @@ def sample(target: Path = typer.Option(..., help="target folder <store>/targets/
 
 @app.command()
 @domain_errors
-def collect(store: Path = typer.Option(Path("runs"), help="artifact store"),
+def collect(runs: Optional[list[Path]] = typer.Argument(None, help="run folders (default: all in the store)"),
+            store: Path = typer.Option(Path("runs"), help="artifact store"),
             out: Path = typer.Option(Path("results/llc_runs.parquet"), help="parquet to write")) -> None:
-    """Aggregate every finished run into one parquet table."""
+    """Aggregate finished runs into one parquet table."""
     from lambda_hat.collect import collect as collect_runs
 
-    table, failures = collect_runs(store, out)
+    table, failures = collect_runs(store, out, runs)
     typer.echo(f"{len(table)} runs -> {out}" + (f" ({len(failures)} failed runs excluded)" if failures else ""))
 
 

@@ -24,29 +24,30 @@ COLUMNS: dict[str, str] = {
 DIAGNOSTICS = ("acceptance_rate", "divergences", "step_size", "energy_change_var", "elbo_final", "loss0")
 
 
-def config_yaml(meta: dict, sampler: dict) -> str:
+def config_yaml(sampler: dict) -> str:
     """The resolved target and sampler specs as YAML (what this row was computed from)."""
-    return yaml.safe_dump({"target": meta["spec"], "sampler": sampler["spec"]}, sort_keys=True)
+    return yaml.safe_dump({"target": sampler["target_spec"], "sampler": sampler["spec"]}, sort_keys=True)
 
 
-def scan(store_root: Path) -> tuple[list[dict], list[dict]]:
-    """``(rows of finished runs, failures)`` found under ``store_root``.
+def run_folders(store_root: Path) -> list[Path]:
+    """Every ``run_*`` folder under ``<store>/targets/*/``."""
+    return sorted(Path(store_root).glob("targets/tgt_*/run_*/"))
+
+
+def scan(runs: list[Path]) -> tuple[list[dict], list[dict]]:
+    """``(rows of finished runs, failures)`` of these run folders.
 
     A failure is ``{target_id, run_id, sampler, error}`` from an ``error.json`` with no analysis.
     """
     rows, failures = [], []
-    for target in sorted((Path(store_root) / "targets").glob("tgt_*")):
-        if not (target / "meta.json").is_file():
-            continue
-        meta = store.read_json(target / "meta.json")
-        for run in sorted(target.glob("run_*")):
-            if (run / "analysis.json").is_file():
-                row = store.read_json(run / "analysis.json")
-                row["config_yaml"] = config_yaml(meta, store.read_json(run / "sampler.json"))
-                rows.append(row)
-            elif (run / "error.json").is_file():
-                error = store.read_json(run / "error.json")
-                failures.append({k: error.get(k) for k in ("target_id", "run_id", "sampler", "error")})
+    for run in runs:
+        if (run / "analysis.json").is_file():
+            row = store.read_json(run / "analysis.json")
+            row["config_yaml"] = config_yaml(store.read_json(run / "sampler.json"))
+            rows.append(row)
+        elif (run / "error.json").is_file():
+            error = store.read_json(run / "error.json")
+            failures.append({k: error.get(k) for k in ("target_id", "run_id", "sampler", "error")})
     return rows, failures
 
 
@@ -62,9 +63,9 @@ def frame(rows: list[dict]) -> pd.DataFrame:
     return table.sort_values(["target_id", "sampler", "run_id"], kind="stable").reset_index(drop=True)
 
 
-def collect(store_root: Path, out: Path) -> tuple[pd.DataFrame, list[dict]]:
-    """Write the parquet of every finished run under ``store_root`` to ``out`` (atomically)."""
-    rows, failures = scan(store_root)
+def collect(store_root: Path, out: Path, runs: list[Path] | None = None) -> tuple[pd.DataFrame, list[dict]]:
+    """Write the parquet of every finished run under ``store_root`` (or of ``runs``) to ``out``, atomically."""
+    rows, failures = scan([Path(r) for r in runs] if runs else run_folders(store_root))
     table = frame(rows)
     buffer = io.BytesIO()
     table.to_parquet(buffer, index=False)

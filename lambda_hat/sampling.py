@@ -111,22 +111,26 @@ def sampler_diagnostics(info: dict, warmup_info: dict) -> dict:
     return out
 
 
-def sample(target_folder: Path, plan: dict, force: bool = False, progress=None) -> tuple[Path, bool]:
+def sample(target_folder: Path, plan: dict, force: bool = False, progress=None,
+           out: Path | None = None) -> tuple[Path, bool]:
     """Stage B for one target and one sampler plan; returns ``(run folder, ran)``.
 
-    A finished run is kept unless ``force``. A failure writes ``error.json`` and re-raises.
+    The run folder is ``run_<run_id>`` inside the target folder, or inside ``out`` (Nextflow keeps
+    each task's outputs in its own folder). A finished run is kept unless ``force``. A failure
+    writes ``error.json`` and re-raises.
     """
     target_folder = Path(target_folder)
     meta, params, arrays = load(target_folder)
     spec = plan["spec"]
     run_id = ids.run_id(meta["target_id"], spec)
-    folder = target_folder / f"run_{run_id}"
+    folder = Path(out or target_folder) / f"run_{run_id}"
     with store.locked(folder):
         if not force and store.finished(folder / "analysis.json", folder / "trace.npz"):
             return folder, False
         (folder / "analysis.json").unlink(missing_ok=True)
         record = {"target_id": meta["target_id"], "run_id": run_id, "sampler": plan.get("name", spec["algorithm"]),
-                  "algorithm": spec["algorithm"], "sampler_id": plan.get("sampler_id"), "spec": spec}
+                  "algorithm": spec["algorithm"], "sampler_id": plan.get("sampler_id"), "spec": spec,
+                  "target_spec": meta["spec"]}
         store.write_json(folder / "sampler.json", record)
         try:
             fields, trace = estimate(meta, params, arrays, spec, progress)
