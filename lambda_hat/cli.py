@@ -125,6 +125,43 @@ def collect(runs: Optional[list[Path]] = typer.Argument(None, help="run folders 
 
 @app.command()
 @domain_errors
+def diagnose(runs: Optional[list[Path]] = typer.Argument(None, help="run_<id> folders"),
+             target: Optional[Path] = typer.Option(None, help="a target folder: training curve and predictions")) -> None:
+    """Stage C: diagnostic plots into each run's (or the target's) diagnostics/ folder."""
+    from lambda_hat import runtime
+    from lambda_hat.report.plots import diagnose_run, diagnose_target
+
+    if not runs and target is None:
+        fail("name run folders, or --target DIR")
+    if target is not None:
+        if not (target / "meta.json").is_file():
+            fail(f"{target}: not a finished target folder (no meta.json)")
+        runtime.configure()
+        files, message = diagnose_target(target)
+        for name in files:
+            typer.echo(str(target / "diagnostics" / name))
+        if message:
+            typer.echo(f"note: {message}", err=True)
+    for run in runs or []:
+        for name in diagnose_run(run)["files"]:
+            typer.echo(str(run / "diagnostics" / name))
+
+
+@app.command()
+@domain_errors
+def promote(runs: Optional[list[Path]] = typer.Argument(None, help="run folders (default: all in the store)"),
+            store: Path = typer.Option(Path("runs"), help="artifact store"),
+            results: Path = typer.Option(Path("results/llc_runs.parquet"), help="the sweep's parquet"),
+            out: Path = typer.Option(Path("results/gallery"), help="gallery folder")) -> None:
+    """Stage D: a static gallery (index.html, summary.md, plots) of the sweep."""
+    from lambda_hat.report.gallery import promote as write_gallery
+
+    counts = write_gallery(store, results, out, runs)
+    typer.echo(f"{out / 'index.html'}: {counts['runs']} runs, {counts['failed']} failed")
+
+
+@app.command()
+@domain_errors
 def presets(kind: Optional[str] = typer.Argument(None, help="model | data | teacher | sampler"),
             config_dir: Path = typer.Option(Path("config"), help="folder whose presets/ adds user presets")) -> None:
     """List presets and the keys each section accepts."""
@@ -167,7 +204,7 @@ def workflow_llc(local: bool = typer.Option(False, "--local", help="run on this 
                  config: Path = typer.Option(Path("config/experiments.yaml"), help="sweep file"),
                  jobs: int = typer.Option(1, min=1, help="parallel worker processes"),
                  force: bool = typer.Option(False, help="redo finished targets and runs"),
-                 promote: bool = typer.Option(False, help="also write the gallery (not available yet)"),
+                 promote: bool = typer.Option(False, help="also write plots and the gallery (results/gallery)"),
                  plan_dir: Path = typer.Option(Path("plan"), help="folder for the plan files")) -> None:
     """Plan, build, sample and collect a whole sweep (resumable; failures isolated)."""
     from lambda_hat import workflow

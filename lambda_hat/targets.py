@@ -15,22 +15,21 @@ from jax.flatten_util import ravel_pytree
 from lambda_hat import __version__, models
 from lambda_hat import data as datasets
 from lambda_hat import store
-from lambda_hat.config.schema import SECTIONS
+from lambda_hat.config.schema import sections
 from lambda_hat.posterior import make_loss
 from lambda_hat.truth import known_coefficient
 
 
-def sections(spec: dict) -> dict:
-    """Typed sections of a resolved target spec."""
-    return {kind: cls(**{k: v for k, v in spec[kind].items() if k != "sha256"})
-            for kind, cls in SECTIONS.items()}
+def data_keys(seed: int):
+    """``(data, teacher, noise)`` keys of a target seed."""
+    return jax.random.split(jax.random.key(seed), 3)
 
 
 def make_dataset(spec: dict, dtype):
     """``(X, Y, teacher params or None)`` for a resolved target spec."""
     parts = sections(spec)
     model, data, teacher = parts["model"], parts["data"], parts["teacher"]
-    data_key, teacher_key, noise_key = jax.random.split(jax.random.key(spec["seed"]), 3)
+    data_key, teacher_key, noise_key = data_keys(spec["seed"])
     if data.source == "npz":
         x, y = datasets.load_npz(data.path, model)
         return jnp.asarray(x, dtype), jnp.asarray(y, dtype), None

@@ -40,6 +40,7 @@ class Summary:
     results: Path | None = None
     rows: int = 0
     retry: Path | None = None
+    gallery: Path | None = None
 
     @property
     def failed(self) -> list:
@@ -57,6 +58,8 @@ class Summary:
         counts = self.counts()
         lines.append(", ".join(f"{v} {k}" for k, v in counts.items()) +
                      (f"; {self.rows} rows -> {self.results}" if self.results else ""))
+        if self.gallery:
+            lines.append(f"gallery: {self.gallery / 'index.html'}")
         if self.retry:
             lines.append(f"failed jobs only: {self.retry}  (rerun with --config {self.retry})")
         return "\n".join(lines)
@@ -149,8 +152,6 @@ def run_local(config: Path, jobs: int = 1, force: bool = False, promote: bool = 
     experiments = load(config)                       # config errors stop here, before any work
     counts = write(experiments, plan_dir)
     progress.log(describe(counts))
-    if promote:
-        progress.log("note: --promote (the gallery) is not available yet; results are collected only")
     store_root = experiments.store_root
     summary = Summary()
     previous = signal.signal(signal.SIGTERM, _terminate)
@@ -169,6 +170,11 @@ def run_local(config: Path, jobs: int = 1, force: bool = False, promote: bool = 
     table, _ = collect(store_root, experiments.results)
     summary.results, summary.rows = experiments.results, len(table)
     summary.retry = write_retry(experiments, summary.failed, config)
+    if promote:
+        from lambda_hat.report.gallery import promote as write_gallery
+
+        summary.gallery = Path(experiments.results).parent / "gallery"
+        write_gallery(store_root, experiments.results, summary.gallery)
     return summary
 
 

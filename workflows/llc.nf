@@ -5,11 +5,13 @@ include { PLAN         } from '../modules/local/plan/main'
 include { BUILD_TARGET } from '../modules/local/build_target/main'
 include { RUN_SAMPLER  } from '../modules/local/run_sampler/main'
 include { COLLECT      } from '../modules/local/collect/main'
+include { PROMOTE      } from '../modules/local/promote/main'
 
 workflow LLC {
     take:
     config       // path: the sweep file (its folder is staged too, for user presets)
     store        // val: where targets and runs are published
+    promote      // val: also draw the plots and the gallery
 
     main:
     PLAN ( config.parent, config.name )
@@ -30,6 +32,10 @@ workflow LLC {
 
     ch_runs = RUN_SAMPLER.out.run.map { _meta, run -> run }.collect()
     COLLECT ( ch_runs )
+
+    if( promote ) {
+        PROMOTE ( COLLECT.out.results, ch_runs )
+    }
 
     emit:
     results = COLLECT.out.results

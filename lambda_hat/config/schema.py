@@ -78,3 +78,9 @@ class TrainingSpec:
 
 
 SECTIONS = {"model": ModelSpec, "data": DataSpec, "teacher": TeacherSpec, "training": TrainingSpec}
+
+
+def sections(spec: dict) -> dict:
+    """Typed sections of a resolved target spec (``sha256`` of a data file is identity only)."""
+    return {kind: cls(**{k: v for k, v in spec[kind].items() if k != "sha256"})
+            for kind, cls in SECTIONS.items()}

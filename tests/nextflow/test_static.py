@@ -80,3 +80,14 @@ def test_seeded_bug_is_caught(tmp_path, path, old, new, check, message):
     result = groovy("nf_lint.groovy", ".", cwd=tmp_path) if check == "lint" else groovy("nf_wiring.groovy", "main.nf", cwd=tmp_path)
     assert result.returncode == 1, result.stdout
     assert message in result.stdout
+
+
+def test_schema_documents_every_param():
+    import json
+    import re
+
+    block = re.search(r"^params \{(.*?)^\}", (ROOT / "nextflow.config").read_text(), re.S | re.M).group(1)
+    names = set(re.findall(r"^\s*(\w+)\s*=", block, re.M))
+    schema = json.loads((ROOT / "nextflow_schema.json").read_text())
+    documented = {name for group in schema["$defs"].values() for name in group["properties"]}
+    assert names == documented

@@ -1,0 +1,157 @@
+"""Stage D: a self-contained static gallery of a sweep (``index.html``, ``summary.md``, PNGs).
+
+Relative links only, no external scripts or fonts: it opens from ``file://``.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import shutil
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from lambda_hat import store  # noqa: E402
+from lambda_hat.collect import run_folders, scan  # noqa: E402
+from lambda_hat.report.plots import diagnose_run, save  # noqa: E402
+
+R_HAT_WARN = 1.01
+ESS_WARN = 100
+STYLE = """body{font-family:sans-serif;margin:1.5em;color:#222}table{border-collapse:collapse;font-size:13px}
+td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}td.l,th{text-align:left}.warn{background:#fde2a7}
+.failed{background:#f7c6c6}img.thumb{width:150px}.figs img{max-width:480px;margin:4px}"""
+
+
+def read_results(path: Path) -> pd.DataFrame:
+    """The sweep's parquet; a missing or foreign file is reported by path."""
+    path = Path(path)
+    if not path.is_file():
+        raise store.StoreError(f"{path}: results parquet not found (run `lambda-hat collect` first)")
+    try:
+        table = pd.read_parquet(path)
+    except Exception as err:  # noqa: BLE001 - any unreadable file
+        raise store.StoreError(f"{path}: not a readable parquet file ({type(err).__name__})") from None
+    missing = [c for c in ("target_id", "run_id", "sampler", "llc_mean", "llc_sem") if c not in table.columns]
+    if missing:
+        raise store.StoreError(f"{path}: not a lambda-hat results table (missing columns: {', '.join(missing)})")
+    return table
+
+
+def cell(value, digits: int = 3) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)) or value is pd.NA:
+        return "–"
+    if isinstance(value, (float, np.floating)):
+        return f"{value:.{digits}g}"
+    return html.escape(str(value))
+
+
+def summary_figures(table: pd.DataFrame, out: Path) -> list[str]:
+    """λ̂ by sampler, λ̂ against λ true, ESS per second and wall time by sampler."""
+    samplers = sorted(table["sampler"].unique())
+    position = {name: i for i, name in enumerate(samplers)}
+    files = []
+    jitter = np.random.default_rng(0).uniform(-0.15, 0.15, len(table))
+
+    def by_sampler(column: str, label: str, name: str, log: bool = False):
+        figure, ax = plt.subplots(figsize=(6, 3.4))
+        values = table[column].astype(float)
+        ax.boxplot([values[table["sampler"] == s].dropna() for s in samplers], positions=range(len(samplers)))
+        ax.scatter(table["sampler"].map(position) + jitter, values, s=12, alpha=0.7)
+        ax.set_xticks(range(len(samplers)), samplers, rotation=30, ha="right", fontsize=8)
+        ax.set(ylabel=label, title=label + " by sampler")
+        if log:
+            ax.set_yscale("log")
+        files.append(save(figure, out / name))
+
+    by_sampler("llc_mean", "λ̂", "llc_by_sampler.png")
+    table = table.assign(ess_per_second=table["ess_bulk"].astype(float) / table["walltime_sec"].astype(float))
+    by_sampler("walltime_sec", "wall time (s)", "walltime_by_sampler.png", log=True)
+    figure, ax = plt.subplots(figsize=(6, 3.4))
+    ax.bar(samplers, [table.loc[table["sampler"] == s, "ess_per_second"].mean() for s in samplers])
+    ax.set_xticks(range(len(samplers)), samplers, rotation=30, ha="right", fontsize=8)
+    ax.set(ylabel="bulk ESS / s", title="ESS per second by sampler (mean over targets)")
+    files.append(save(figure, out / "ess_per_second.png"))
+    known = table[table["llc_true"].notna()]
+    if len(known):
+        figure, ax = plt.subplots(figsize=(4.5, 4.5))
+        for name, group in known.groupby("sampler"):
+            ax.errorbar(group["llc_true"], group["llc_mean"], yerr=group["llc_sem"].fillna(0), fmt="o", ms=4, label=name)
+        low, high = float(known[["llc_true", "llc_mean"]].min().min()), float(known[["llc_true", "llc_mean"]].max().max())
+        ax.plot([low, high], [low, high], "k--", lw=0.8, label="y = x")
+        ax.set(xlabel="λ true", ylabel="λ̂", title="λ̂ against the known λ")
+        ax.legend(fontsize=7)
+        files.append(save(figure, out / "llc_vs_true.png"))
+    return files
+
+
+def run_page(row: dict, files: list[str]) -> str:
+    images = "".join(f'<a href="{f}"><img src="{f}" alt="{f}"></a>' for f in files)
+    return (f"<!doctype html><meta charset=utf-8><title>{cell(row['sampler'])} on {cell(row['target_id'])}</title>"
+            f"<style>{STYLE}</style><p><a href=\"../../index.html\">← sweep</a></p>"
+            f"<h1>{cell(row['sampler'])} on {cell(row['target_id'])}</h1><p>λ̂ = {cell(row['llc_mean'])} ± "
+            f"{cell(row['llc_sem'])} (run {cell(row['run_id'])})</p><div class=figs>{images}</div>")
+
+
+def promote(store_root: Path, results: Path, out: Path, runs: list[Path] | None = None) -> dict:
+    """Write the gallery of the sweep in ``store_root`` / ``results`` to ``out``; returns counts.
+
+    Plots go to each run's ``diagnostics/`` and are copied into the gallery; with ``runs`` (run
+    folders outside a store, as Nextflow stages them) they are drawn straight into the gallery.
+    """
+    table = read_results(results)
+    folders = {Path(run).name: Path(run) for run in (runs or run_folders(store_root))}
+    _, failures = scan(list(folders.values()))
+    if table.empty and not failures:
+        raise store.StoreError(f"{store_root}: no finished or failed runs to show")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    figures = summary_figures(table, out) if len(table) else []
+    rows, lines = [], []
+    for row in table.to_dict("records"):
+        run = folders.get(f"run_{row['run_id']}")
+        if run is None:
+            raise store.StoreError(f"run_{row['run_id']} of {results} is not in {store_root if not runs else 'the given runs'}")
+        folder = out / "runs" / row["run_id"]
+        plotted = diagnose_run(run, out=folder if runs else None)["files"]
+        folder.mkdir(parents=True, exist_ok=True)
+        for name in plotted if not runs else []:
+            shutil.copyfile(run / "diagnostics" / name, folder / name)
+        store.write_bytes(folder / "index.html", run_page(row, plotted).encode())
+        r_hat, ess = row.get("r_hat"), row.get("ess_bulk")
+        warn_r = ' class="warn"' if r_hat is not None and math.isfinite(r_hat) and r_hat > R_HAT_WARN else ""
+        warn_e = ' class="warn"' if ess is not None and math.isfinite(ess) and ess < ESS_WARN else ""
+        error = row.get("llc_rel_error")
+        rows.append(
+            f"<tr class=run><td class=l>{cell(row['target_id'])}<br><small>{cell(row['model'])}/{cell(row['data'])}/"
+            f"{cell(row['teacher'])}</small></td><td class=l>{cell(row['sampler'])}</td><td>ok</td>"
+            f"<td>{cell(row['llc_mean'])} ± {cell(row['llc_sem'], 2)}</td><td>{cell(row['llc_true'])}</td>"
+            f"<td>{'–' if error is None or not math.isfinite(error) else f'{error:+.1%}'}</td>"
+            f"<td{warn_e}>{cell(ess, 4)}</td><td{warn_r}>{cell(r_hat, 4)}</td><td>{cell(row['walltime_sec'], 3)}</td>"
+            f"<td><a href=\"runs/{row['run_id']}/index.html\"><img class=thumb src=\"runs/{row['run_id']}/llc_running_mean.png\" "
+            f"alt=\"running mean of {cell(row['sampler'])}\"></a></td></tr>")
+        lines.append(f"| {row['target_id']} | {row['sampler']} | ok | {row['llc_mean']:.4g} ± {row['llc_sem']:.2g} | "
+                     f"{cell(row['llc_true'])} | {cell(error)} | {cell(ess, 4)} | {cell(r_hat, 4)} | {row['walltime_sec']:.3g} |")
+    for failure in failures:
+        reason = (failure.get("error") or "").splitlines()[0][:200]
+        rows.append(f"<tr class=\"run failed\"><td class=l>{cell(failure['target_id'])}</td><td class=l>"
+                    f"{cell(failure['sampler'])}</td><td class=l colspan=8>failed: {html.escape(reason)}</td></tr>")
+        lines.append(f"| {failure['target_id']} | {failure['sampler']} | failed: {reason} |  |  |  |  |  |  |")
+    header = ("<tr><th>target</th><th>sampler</th><th>status</th><th>λ̂ ± SEM</th><th>λ true</th><th>rel. error</th>"
+              "<th>ESS bulk</th><th>R-hat</th><th>wall s</th><th>plots</th></tr>")
+    images = "".join(f'<a href="{f}"><img src="{f}" alt="{f}"></a>' for f in figures)
+    page = (f"<!doctype html><meta charset=utf-8><title>Lambda-Hat sweep</title><style>{STYLE}</style>"
+            f"<h1>Lambda-Hat sweep</h1><p>{len(table)} finished runs, {len(failures)} failed. R-hat above "
+            f"{R_HAT_WARN} and bulk ESS below {ESS_WARN} are highlighted.</p><table id=summary>{header}{''.join(rows)}"
+            f"</table><h2>Summary</h2><div class=figs>{images}</div>")
+    store.write_bytes(out / "index.html", page.encode())
+    markdown = ["| target | sampler | status | λ̂ ± SEM | λ true | rel. error | ESS bulk | R-hat | wall s |",
+                "|---|---|---|---|---|---|---|---|---|", *lines]
+    store.write_bytes(out / "summary.md", ("\n".join(markdown) + "\n").encode())
+    return {"runs": len(table), "failed": len(failures), "figures": len(figures)}
+
