@@ -96,8 +96,11 @@ def build_job(document: dict, store_root: str, force: bool) -> Outcome:
         return Outcome("build", label, "failed", message.splitlines()[0], timer(), document["target_id"])
 
 
-def sample_job(target_folder: str, document: dict, force: bool, show_bar: bool = False) -> Outcome:
-    """One sampling job, with its failure caught and logged (``error.json`` is written by sampling)."""
+def sample_job(target_folder: str, document: dict, force: bool, update=None) -> Outcome:
+    """One sampling job, with its failure caught and logged (``error.json`` is written by sampling).
+
+    ``update(done, total)`` follows the draws (in-process runs only).
+    """
     from lambda_hat import runtime, sampling
 
     timer = progress.Timer()
@@ -105,22 +108,13 @@ def sample_job(target_folder: str, document: dict, force: bool, show_bar: bool =
     label = f"{target_id} × {document['name']}"
     try:
         runtime.configure()
-        with progress.bar(label) if show_bar else _no_bar() as update:
-            _, ran = sampling.sample(Path(target_folder), document, force=force, progress=update)
+        _, ran = sampling.sample(Path(target_folder), document, force=force, progress=update)
         return Outcome("sample", label, "ok" if ran else "skipped", seconds=timer(),
                        target_id=target_id, sampler_id=document["sampler_id"])
     except Exception as err:  # noqa: BLE001
         _log_failure(f"sample_{target_id}_{document['sampler_id']}", traceback.format_exc())
         return Outcome("sample", label, "failed", f"{type(err).__name__}: {err}".splitlines()[0], timer(),
                        target_id, document["sampler_id"])
-
-
-class _no_bar:
-    def __enter__(self):
-        return None
-
-    def __exit__(self, *exc):
-        return False
 
 
 def _terminate(signum, frame):
@@ -155,11 +149,13 @@ def run_local(config: Path, jobs: int = 1, force: bool = False, promote: bool = 
     store_root = experiments.store_root
     summary = Summary()
     previous = signal.signal(signal.SIGTERM, _terminate)
+    total = len(experiments.targets) * (1 + len(experiments.samplers))
     try:
-        if jobs > 1:
-            _run_pool(experiments, store_root, jobs, force, summary)
-        else:
-            _run_serial(experiments, store_root, force, summary)
+        with progress.SweepProgress(total) as bars:
+            if jobs > 1:
+                _run_pool(experiments, store_root, jobs, force, summary, bars)
+            else:
+                _run_serial(experiments, store_root, force, summary, bars)
     except KeyboardInterrupt:
         progress.log("interrupted: finished artifacts are kept; rerun the same command to resume")
         raise SystemExit(130) from None
@@ -178,30 +174,32 @@ def run_local(config: Path, jobs: int = 1, force: bool = False, promote: bool = 
     return summary
 
 
-def _report(outcome: Outcome, done: int, total: int) -> None:
-    reason = f": {outcome.message}" if outcome.message else ""
-    progress.log(f"[{done}/{total}] {outcome.kind} {outcome.label}: {outcome.status} ({outcome.seconds:.1f}s){reason}")
+def blocked(target, sampler) -> Outcome:
+    return Outcome("sample", f"{target.target_id} × {sampler.name}", "blocked", "its target failed to build",
+                   0.0, target.target_id, sampler.sampler_id)
 
 
-def _run_serial(experiments, store_root: Path, force: bool, summary: Summary) -> None:
-    total = len(experiments.targets) * (1 + len(experiments.samplers))
+def _record(summary: Summary, bars: progress.SweepProgress, outcome: Outcome) -> Outcome:
+    summary.outcomes.append(outcome)
+    bars.finished(outcome.kind, outcome.label, outcome.status, outcome.seconds, outcome.message)
+    return outcome
+
+
+def _run_serial(experiments, store_root: Path, force: bool, summary: Summary, bars: progress.SweepProgress) -> None:
     for target in experiments.targets:
-        outcome = build_job(target_document(target), str(store_root), force)
-        summary.outcomes.append(outcome)
-        _report(outcome, len(summary.outcomes), total)
+        bars.job(f"build {target.target_id}")
+        outcome = _record(summary, bars, build_job(target_document(target), str(store_root), force))
         folder = store.target_dir(store_root, target.target_id)
         for sampler in experiments.samplers:
             if outcome.status == "failed":
-                result = Outcome("sample", f"{target.target_id} × {sampler.name}", "blocked",
-                                 "its target failed to build", 0.0, target.target_id, sampler.sampler_id)
-            else:
-                result = sample_job(str(folder), sampler_document(sampler), force, progress.interactive())
-            summary.outcomes.append(result)
-            _report(result, len(summary.outcomes), total)
+                _record(summary, bars, blocked(target, sampler))
+                continue
+            update = bars.job(f"{target.target_id} × {sampler.name}")
+            _record(summary, bars, sample_job(str(folder), sampler_document(sampler), force, update))
 
 
-def _run_pool(experiments, store_root: Path, jobs: int, force: bool, summary: Summary) -> None:
-    total = len(experiments.targets) * (1 + len(experiments.samplers))
+def _run_pool(experiments, store_root: Path, jobs: int, force: bool, summary: Summary,
+              bars: progress.SweepProgress) -> None:
     context = multiprocessing.get_context("spawn")     # JAX is not fork-safe
     with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
         pending = {pool.submit(build_job, target_document(t), str(store_root), force): t
@@ -211,19 +209,13 @@ def _run_pool(experiments, store_root: Path, jobs: int, force: bool, summary: Su
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for future in done:
                     owner = pending.pop(future)
-                    outcome = future.result()
-                    summary.outcomes.append(outcome)
-                    _report(outcome, len(summary.outcomes), total)
+                    outcome = _record(summary, bars, future.result())
                     if outcome.kind != "build":
                         continue
                     folder = str(store.target_dir(store_root, owner.target_id))
                     for sampler in experiments.samplers:
                         if outcome.status == "failed":
-                            blocked = Outcome("sample", f"{owner.target_id} × {sampler.name}", "blocked",
-                                              "its target failed to build", 0.0, owner.target_id,
-                                              sampler.sampler_id)
-                            summary.outcomes.append(blocked)
-                            _report(blocked, len(summary.outcomes), total)
+                            _record(summary, bars, blocked(owner, sampler))
                         else:
                             pending[pool.submit(sample_job, folder, sampler_document(sampler), force)] = owner
         except KeyboardInterrupt:

@@ -28,3 +28,14 @@ def write_yaml(tmp_path):
         return path
 
     return write
+
+
+#: a tiny sweep for end-to-end tests: short chains on two small targets (one with a known lambda)
+FAST = {"draws": 30, "warmup": 30, "chains": 2}
+TINY_TARGETS = [
+    {"model": "tiny", "data": "tiny", "seed": 1},
+    {"model": "dln", "data": "tiny", "teacher": {"preset": "dln", "rank": 1}, "seed": 2,
+     "overrides": {"model": {"in_dim": 2, "widths": [2], "out_dim": 2}}},
+]
+TINY_VI = {"name": "vi", "overrides": {"draws": 30, "chains": 2, "steps": 40, "M": 2, "r": 1}}
+DIVERGING = {"name": "sgld", "overrides": {**FAST, "thin": 1, "precond": "none", "step_size": 1e6}}

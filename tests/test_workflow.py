@@ -17,23 +17,15 @@ from typer.testing import CliRunner
 from lambda_hat.cli import app
 from lambda_hat.collect import COLUMNS
 
+from tests.conftest import DIVERGING, FAST, TINY_TARGETS, TINY_VI
+
 runner = CliRunner()
-FAST = {"draws": 30, "warmup": 30, "chains": 2}
 SWEEP = {
     "store_root": "runs",
     "results": "results/llc_runs.parquet",
-    "targets": [
-        {"model": "tiny", "data": "tiny", "seed": 1},
-        {"model": "dln", "data": "tiny", "teacher": {"preset": "dln", "rank": 1}, "seed": 2,
-         "overrides": {"model": {"in_dim": 2, "widths": [2], "out_dim": 2}}},
-    ],
-    "samplers": [
-        {"name": "hmc", "overrides": FAST},
-        {"name": "sgld", "overrides": {**FAST, "thin": 1}},
-        {"name": "vi", "overrides": {"draws": 30, "chains": 2, "steps": 40, "M": 2, "r": 1}},
-    ],
+    "targets": TINY_TARGETS,
+    "samplers": [{"name": "hmc", "overrides": FAST}, {"name": "sgld", "overrides": {**FAST, "thin": 1}}, TINY_VI],
 }
-DIVERGING = {"name": "sgld", "overrides": {**FAST, "thin": 1, "precond": "none", "step_size": 1e6}}
 
 
 @pytest.fixture
@@ -74,6 +66,17 @@ def test_sweep_resume_and_table(sweep, tmp_path):
     assert "0 ok, 8 skipped, 0 failed" in again.stdout
     assert artifact_times(tmp_path / "runs") == before
     pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "results" / "llc_runs.parquet"), table)
+
+
+def test_parallel_workers_give_the_same_table(sweep, tmp_path):
+    assert sweep(SWEEP)[0].exit_code == 0
+    serial = pd.read_parquet(tmp_path / "results" / "llc_runs.parquet")
+    result, _ = sweep(SWEEP, "--jobs", "2", "--force")
+    assert result.exit_code == 0, result.output
+    assert "8 ok, 0 skipped, 0 failed" in result.stdout
+    parallel = pd.read_parquet(tmp_path / "results" / "llc_runs.parquet")
+    drop = ["walltime_sec", "created_at"]
+    pd.testing.assert_frame_equal(serial.drop(columns=drop), parallel.drop(columns=drop))
 
 
 def test_adding_a_sampler_runs_only_the_new_jobs(sweep):

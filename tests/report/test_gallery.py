@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -15,21 +14,13 @@ from typer.testing import CliRunner
 
 from lambda_hat.cli import app
 
+from tests.conftest import DIVERGING, FAST, TINY_TARGETS, TINY_VI
+
 runner = CliRunner()
-FAST = {"draws": 30, "warmup": 30, "chains": 2}
 SWEEP = {
-    "targets": [
-        {"model": "tiny", "data": "tiny", "seed": 1},
-        {"model": "dln", "data": "tiny", "teacher": {"preset": "dln", "rank": 1}, "seed": 2,
-         "overrides": {"model": {"in_dim": 2, "widths": [2], "out_dim": 2}}},
-    ],
-    "samplers": [
-        {"name": "hmc", "overrides": FAST},
-        {"name": "mclmc", "overrides": FAST},
-        {"name": "sgld", "overrides": {**FAST, "thin": 1}},
-        {"name": "vi", "overrides": {"draws": 30, "chains": 2, "steps": 40, "M": 2, "r": 1}},
-        {"name": "sgld", "overrides": {**FAST, "thin": 1, "precond": "none", "step_size": 1e6}},  # fails
-    ],
+    "targets": TINY_TARGETS,
+    "samplers": [{"name": "hmc", "overrides": FAST}, {"name": "mclmc", "overrides": FAST},
+                 {"name": "sgld", "overrides": {**FAST, "thin": 1}}, TINY_VI, DIVERGING],   # the last one fails
 }
 
 
