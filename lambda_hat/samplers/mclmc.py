@@ -15,6 +15,8 @@ from lambda_hat.types import Algorithm, Problem, RunSettings, field_
 
 @dataclass(frozen=True)
 class Settings(RunSettings):
+    draws: int = field_(4000, minimum=1, doc="kept draws per chain (one gradient each)")
+    warmup: int = field_(2000, minimum=0, doc="tuning steps of L, step size and mass matrix")
     L: float = field_(0.0, minimum=0.0, doc="momentum decoherence length (0 = tuned)")
     step_size: float = field_(0.0, minimum=0.0, doc="integrator step size (0 = tuned)")
     desired_energy_var: float = field_(5e-4, minimum=0.0, exclusive=True, doc="tuning target")
