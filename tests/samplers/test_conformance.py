@@ -20,8 +20,8 @@ from lambda_hat.targets import build, load as load_target
 
 # relative tolerance on |lambda_hat - lambda| / lambda, per sampler and target
 TOLERANCE = {
-    "regular": {"hmc": 0.10, "nuts": 0.10, "mclmc": 0.15, "sgld": 0.15, "vi": 0.15},
-    "dln": {"hmc": 0.15, "nuts": 0.15, "mclmc": 0.20, "sgld": 0.20, "vi": 1.00},
+    "regular": {"hmc": 0.06, "nuts": 0.06, "mclmc": 0.06, "sgld": 0.10, "vi": 0.06},
+    "dln": {"hmc": 0.10, "nuts": 0.10, "mclmc": 0.10, "sgld": 0.12, "vi": 0.25},
 }
 TARGETS = {
     "regular": {"model": "small", "data": {"preset": "small", "n": 2000}, "seed": 3,
@@ -66,8 +66,13 @@ def test_shapes_and_determinism(targets, sampler):
     assert fields["chains"] == 3 and fields["draws"] == 40 and fields["grad_evals"] > 0
 
 
-@pytest.mark.parametrize("target", sorted(TARGETS))
-@pytest.mark.parametrize("sampler", sorted(SAMPLERS))
+VI_SINGULAR = pytest.mark.xfail(strict=True, reason="Gaussian-mixture VI cannot follow a DLN's curved valleys and "
+                                "overestimates lambda (docs/accuracy.md); strict: a fix must update this test")
+CASES = [pytest.param(target, sampler, marks=VI_SINGULAR if (target, sampler) == ("dln", "vi") else (),
+                      id=f"{sampler}-{target}") for target in sorted(TARGETS) for sampler in sorted(SAMPLERS)]
+
+
+@pytest.mark.parametrize("target, sampler", CASES)
 def test_known_learning_coefficient_at_defaults(targets, target, sampler):
     fields, _ = run(targets, target, sampler)
     truth = fields["llc_true"]
