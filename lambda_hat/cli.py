@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import functools
 import json
-import sys
 from pathlib import Path
 from typing import Optional
 
@@ -39,7 +38,7 @@ def domain_errors(command):
         except ConfigError as err:
             for problem in err.problems:
                 typer.echo(f"error: {problem}", err=True)
-            raise typer.Exit(1)
+            raise typer.Exit(1) from None
         except (DataError, StoreError, FileNotFoundError, ValueError) as err:
             fail(str(err))
 
@@ -104,7 +103,7 @@ def sample(target: Path = typer.Option(..., help="target folder <store>/targets/
     except sampling.SamplerFailure as err:
         fail(f"{document.get('name')}: {err} (details in the run's error.json)")
     except Exception as err:  # noqa: BLE001 - any sampler crash: one line here, traceback in error.json
-        if isinstance(err, (ConfigError,)):
+        if isinstance(err, ConfigError):
             raise
         fail(f"{document.get('name')}: {type(err).__name__}: {err} (traceback in the run's error.json)")
     progress.log(f"{'sampled' if ran else 'exists'}: {folder}")

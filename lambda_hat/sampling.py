@@ -16,7 +16,8 @@ from lambda_hat.config import ids
 from lambda_hat.diagnostics import summary
 from lambda_hat.runner import run_chains
 from lambda_hat.samplers import SAMPLERS
-from lambda_hat.targets import load, sections
+from lambda_hat.config.schema import sections
+from lambda_hat.targets import load
 
 
 class SamplerFailure(Exception):

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from lambda_hat.config import ConfigError, load
+from lambda_hat.config import load
 from lambda_hat.config.plan import counts, describe, write
 from tests.conftest import FIXTURES
 
