@@ -9,7 +9,7 @@ include { LLC } from './workflows/llc'
 
 workflow {
     main:
-    LLC ( file(params.config, checkIfExists: true), params.store, params.promote )
+    LLC ( file(params.config, checkIfExists: true), params.promote )
     LLC.out.results.view { table -> "results table: ${table}" }
 
     onComplete:

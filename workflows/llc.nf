@@ -10,7 +10,6 @@ include { PROMOTE      } from '../modules/local/promote/main'
 workflow LLC {
     take:
     config       // path: the sweep file (its folder is staged too, for user presets)
-    store        // val: where targets and runs are published
     promote      // val: also draw the plots and the gallery
 
     main:
@@ -40,5 +39,4 @@ workflow LLC {
     emit:
     results = COLLECT.out.results
     plan    = PLAN.out.summary
-    store_root = channel.value(store)
 }
