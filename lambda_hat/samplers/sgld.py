@@ -22,13 +22,13 @@ from lambda_hat.types import Algorithm, Array, Problem, RunSettings, field_
 class Settings(RunSettings):
     dtype: str = field_("float32", choices=("float32", "float64"), doc="precision of the draws")
     draws: int = field_(2000, minimum=1, doc="kept draws per chain (after thinning)")
-    warmup: int = field_(5000, minimum=0, doc="burn-in steps, discarded")
+    warmup: int = field_(10000, minimum=0, doc="burn-in steps, discarded")
     step_size: float = field_(0.0, minimum=0.0, doc="eps (0 = step_scale / largest curvature)")
-    step_scale: float = field_(0.1, minimum=0.0, exclusive=True, doc="eps x largest curvature, when automatic")
-    noise_ratio: float = field_(0.05, minimum=0.0, exclusive=True,
+    step_scale: float = field_(0.04, minimum=0.0, exclusive=True, doc="eps x largest curvature, when automatic")
+    noise_ratio: float = field_(0.01, minimum=0.0, exclusive=True,
                                 doc="cap on (minibatch gradient noise / injected noise), when automatic")
     batch_size: int = field_(256, minimum=0, doc="minibatch size (0 = full batch)")
-    thin: int = field_(5, minimum=1, doc="steps per kept draw")
+    thin: int = field_(10, minimum=1, doc="steps per kept draw")
     precond: str = field_("rmsprop", choices=("none", "rmsprop", "adam"), doc="preconditioner")
     precond_decay: float = field_(0.999, minimum=0.0, doc="b2: decay of the squared-gradient average")
     momentum_decay: float = field_(0.9, minimum=0.0, doc="b1: decay of the gradient average (adam)")
