@@ -71,6 +71,18 @@ def run_chains(factory: Factory, context: Any, key: jax.Array, num_chains: int, 
     """
     chunk = chunk or max(1, math.ceil(num_draws / 20))
     chunk = min(chunk, num_draws)
+    with jax.enable_x64(uses_float64(context)):
+        return _run(factory, context, key, num_chains, num_draws, cache_key, chunk, progress)
+
+
+def uses_float64(context: Any) -> bool:
+    """Whether the chains run in float64. A float32 run is traced with float64 off, so that no
+    library default (blackjax's adaptation state, say) silently promotes the chains."""
+    return any(jnp.issubdtype(leaf.dtype, jnp.floating) and leaf.dtype.itemsize == 8
+               for leaf in jax.tree.leaves(context))
+
+
+def _run(factory, context, key, num_chains, num_draws, cache_key, chunk, progress) -> Chains:
     warmup, advance = compiled(factory, cache_key, chunk)
     warm_key, draw_key = jax.random.split(key)
     states, params, warm_info = warmup(context, jax.random.split(warm_key, num_chains))

@@ -31,9 +31,12 @@ def adapted(kernel_factory, problem: Problem, settings, grad_evals_per_step, jit
 
     def warmup(key, position):
         step_size = settings.step_size or 0.5 / jnp.sqrt(max_curvature(problem.logdensity, position))
+        # explicit dtypes: with float64 enabled, blackjax's default mass matrix would upcast float32 chains
+        mass = jnp.ones_like(position) if settings.diagonal_mass else jnp.eye(position.size, dtype=position.dtype)
         adaptation = blackjax.window_adaptation(
             kernel_factory, problem.logdensity, is_mass_matrix_diagonal=settings.diagonal_mass,
-            initial_step_size=step_size, target_acceptance_rate=settings.target_acceptance, **extra)
+            initial_inverse_mass_matrix=mass, initial_step_size=jnp.asarray(step_size, position.dtype),
+            target_acceptance_rate=settings.target_acceptance, **extra)
         (state, params), info = adaptation.run(key, position, num_steps=settings.warmup)
         evals = grad_evals_per_step(info.info).sum() if settings.warmup else 0
         return state, params, {"grad_evals": evals, "acceptance_rate": info.info.acceptance_rate}

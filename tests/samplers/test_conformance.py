@@ -86,3 +86,13 @@ def test_vi_overestimates_singular_targets(targets):
     """Gaussian components cannot follow a DLN's curved valleys: VI's known bias is upward."""
     fields, _ = run(targets, "dln", "vi")
     assert fields["llc_mean"] > fields["llc_true"]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("sampler", sorted(SAMPLERS))
+def test_both_precisions(targets, sampler, dtype):
+    """Every sampler runs in float32 and float64, and its draws stay in that precision."""
+    small = {"chains": 2, "draws": 10, "warmup": 10, "dtype": dtype} | ({"steps": 10} if sampler == "vi" else {})
+    fields, trace = run(targets, "dln", sampler, **small)
+    assert trace["loss"].dtype == np.dtype(dtype)
+    assert np.all(np.isfinite(trace["llc"]))
