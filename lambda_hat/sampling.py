@@ -14,9 +14,9 @@ from jax.flatten_util import ravel_pytree
 from lambda_hat import __version__, models, posterior, store
 from lambda_hat.config import ids
 from lambda_hat.diagnostics import summary
+from lambda_hat.config.schema import sections
 from lambda_hat.runner import run_chains
 from lambda_hat.samplers import SAMPLERS
-from lambda_hat.config.schema import sections
 from lambda_hat.targets import load
 
 
@@ -32,7 +32,7 @@ def settings_of(sampler_spec: dict):
 
 
 def make_factory(meta: dict, sampler_spec: dict):
-    """``(factory, cache_key)`` for the runner: everything static, the arrays come as context."""
+    """``(factory, apply_flat, cache_key)`` for the runner: everything static, the arrays come as context."""
     parts = sections(meta["spec"])
     model, data = parts["model"], parts["data"]
     settings = settings_of(sampler_spec)
