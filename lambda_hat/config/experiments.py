@@ -147,10 +147,8 @@ def resolve_sampler(entry, index: int, user_dir: Path | None) -> SamplerPlan:
     overrides = entry.get("overrides") or {}
     if not isinstance(overrides, dict):
         raise ConfigError(problems + [f"{path}.overrides: expected a mapping of sampler keys"])
-    mapping = {} if name in SAMPLERS else presets.load("sampler", str(name), f"{path}.name", user_dir)
-    if name in SAMPLERS and user_dir and (user_dir / "sampler" / f"{name}.yaml").is_file():
-        mapping = presets.load("sampler", name, f"{path}.name", user_dir)
-    mapping = dict(mapping)
+    # every algorithm has a built-in preset of its own name; a user's preset shadows it
+    mapping = dict(presets.load("sampler", str(name), f"{path}.name", user_dir))
     algorithm = mapping.pop("algorithm", name)
     if algorithm not in SAMPLERS:
         raise ConfigError(problems + [f"{path}.name: preset '{name}' names unknown algorithm '{algorithm}' "

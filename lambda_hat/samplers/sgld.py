@@ -46,7 +46,6 @@ class Params(NamedTuple):
     step_size: Array
     preconditioner: Array
     adapt: Array
-    noise_var: Array     # per-coordinate variance of the minibatch log-density gradient at the start
 
 
 def build(settings: Settings, problem: Problem) -> Algorithm:
@@ -102,10 +101,9 @@ def build(settings: Settings, problem: Problem) -> Algorithm:
         if preconditioned:
             state = state._replace(square_avg=jnp.mean(estimates.loss_grad ** 2, axis=0) * (1 - settings.precond_decay),
                                    count=jnp.ones((), jnp.int32))
-        params = Params(step_size_for(state, noise_var), preconditioner(state), jnp.ones((), position.dtype), noise_var)
+        params = Params(step_size_for(state, noise_var), preconditioner(state), jnp.ones((), position.dtype))
         state, _ = run(key, state, params, settings.warmup)
-        frozen = Params(step_size_for(state, noise_var), preconditioner(state), jnp.zeros((), position.dtype),
-                        noise_var)
+        frozen = Params(step_size_for(state, noise_var), preconditioner(state), jnp.zeros((), position.dtype))
         return state, frozen, {"grad_evals": settings.warmup + 32, "step_size": frozen.step_size}
 
     def step(key, state, params):
