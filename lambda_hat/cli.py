@@ -12,8 +12,6 @@ from typing import Optional
 
 import typer
 
-from lambda_hat.config.validate import ConfigError
-
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_show_locals=False,
                   help="Estimate local learning coefficients for sweeps of targets x samplers.")
 workflow_app = typer.Typer(no_args_is_help=True, help="Run whole sweeps.")
@@ -26,10 +24,20 @@ def fail(message: str) -> None:
 
 
 def domain_errors(command):
-    """Turn the library's own errors into one line on stderr and exit code 1."""
+    """Turn the library's own errors into one line on stderr and exit code 1.
+
+    The accelerator check comes first, before any import that starts JAX (blackjax does at import).
+    """
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
+        from lambda_hat import runtime
+
+        try:
+            runtime.check_platforms()
+        except runtime.DeviceError as err:
+            fail(str(err))
+        from lambda_hat.config.validate import ConfigError
         from lambda_hat.data import DataError
         from lambda_hat.store import StoreError
 
@@ -60,26 +68,34 @@ def read_plan_file(path: Path, kind: str) -> dict:
 @app.command()
 @domain_errors
 def plan(config: Path = typer.Option(Path("config/experiments.yaml"), help="sweep file"),
-         out: Path = typer.Option(Path("plan"), help="folder for the plan files")) -> None:
+         out: Path = typer.Option(Path("plan"), help="folder for the plan files"),
+         inputs: Optional[Path] = typer.Option(None, help="also write a CSV (target_id,path) of the user data files "
+                                                          "the targets read, for a workflow engine to stage")) -> None:
     """Resolve and validate a sweep; write one spec file per target and per sampler."""
     from lambda_hat import config as configuration
-    from lambda_hat.config.plan import describe, write
+    from lambda_hat.config.plan import data_inputs, describe, write
 
-    typer.echo(describe(write(configuration.load(config), out)))
+    experiments = configuration.load(config)
+    typer.echo(describe(write(experiments, out)))
+    if inputs is not None:
+        data_inputs(experiments, inputs)
 
 
 @app.command()
 @domain_errors
 def build(spec: Path = typer.Option(..., help="plan/targets/tgt_*.json"),
           store: Path = typer.Option(Path("runs"), help="artifact store"),
-          force: bool = typer.Option(False, help="rebuild a finished target")) -> None:
+          force: bool = typer.Option(False, help="rebuild a finished target"),
+          data_file: Optional[Path] = typer.Option(None, help="read the target's data file from here instead of its "
+                                                              "planned path (its checksum must match the plan)"),
+          lock: bool = typer.Option(True, help="lock the target folder (--no-lock where only this process writes)")) -> None:
     """Stage A: make the data and teacher, train w*, write <store>/targets/<target_id>/."""
     from lambda_hat import runtime, targets
     from lambda_hat.progress import log
 
     document = read_plan_file(spec, "target")
     runtime.configure()
-    folder, built = targets.build(document, store, force=force)
+    folder, built = targets.build(document, store, force=force, data_file=data_file, lock=lock)
     log(f"{'built' if built else 'exists'}: {folder}")
     typer.echo(str(folder))
 
@@ -89,9 +105,11 @@ def build(spec: Path = typer.Option(..., help="plan/targets/tgt_*.json"),
 def sample(target: Path = typer.Option(..., help="target folder <store>/targets/<target_id>"),
            spec: Path = typer.Option(..., help="plan/samplers/smp_*.json"),
            force: bool = typer.Option(False, help="rerun a finished run"),
-           out: Optional[Path] = typer.Option(None, help="write run_<run_id>/ here instead of in the target folder")) -> None:
+           out: Optional[Path] = typer.Option(None, help="write run_<run_id>/ here instead of in the target folder"),
+           lock: bool = typer.Option(True, help="lock the run folder (--no-lock where only this process writes)")) -> None:
     """Stage B: run one sampler on one target; write run_<run_id>/ (analysis.json, trace.npz)."""
     from lambda_hat import progress, runtime, sampling
+    from lambda_hat.store import read_json
 
     document = read_plan_file(spec, "sampler")
     if not (target / "meta.json").is_file():
@@ -99,14 +117,17 @@ def sample(target: Path = typer.Option(..., help="target folder <store>/targets/
     runtime.configure()
     try:
         with progress.bar(document.get("name", "sample")) as update:
-            folder, ran = sampling.sample(target, document, force=force, progress=update, out=out)
+            folder, ran = sampling.sample(target, document, force=force, progress=update, out=out, lock=lock)
     except sampling.SamplerFailure as err:
         fail(f"{document.get('name')}: {err} (details in the run's error.json)")
     except Exception as err:  # noqa: BLE001 - any sampler crash: one line here, traceback in error.json
+        from lambda_hat.config.validate import ConfigError
+
         if isinstance(err, ConfigError):
             raise
         fail(f"{document.get('name')}: {type(err).__name__}: {err} (traceback in the run's error.json)")
-    progress.log(f"{'sampled' if ran else 'exists'}: {folder}")
+    warnings = read_json(folder / "analysis.json").get("warnings")
+    progress.log(f"{'sampled' if ran else 'exists'}: {folder}" + (f" (suspect: {warnings})" if warnings else ""))
     typer.echo(str(folder))
 
 
@@ -114,12 +135,24 @@ def sample(target: Path = typer.Option(..., help="target folder <store>/targets/
 @domain_errors
 def collect(runs: Optional[list[Path]] = typer.Argument(None, help="run folders (default: all in the store)"),
             store: Path = typer.Option(Path("runs"), help="artifact store"),
-            out: Path = typer.Option(Path("results/llc_runs.parquet"), help="parquet to write")) -> None:
-    """Aggregate finished runs into one parquet table."""
-    from lambda_hat.collect import collect as collect_runs
+            out: Path = typer.Option(Path("results/llc_runs.parquet"), help="parquet to write"),
+            plan: Optional[Path] = typer.Option(None, help="plan.json of a sweep: one row per planned job, failed ones included"),
+            built: Optional[str] = typer.Option(None, help="with --plan: comma-separated IDs of the targets that were built "
+                                                           "(default: those finished in the store)"),
+            missing: Optional[str] = typer.Option(None, help="with --plan: the reason recorded for a job of a built "
+                                                             "target that left no run folder")) -> None:
+    """Aggregate runs into one parquet table (a sweep's jobs with --plan, else every run found)."""
+    from lambda_hat.collect import NO_RECORD, collect as collect_runs
+    from lambda_hat.store import read_json
 
-    table, failures = collect_runs(store, out, runs)
-    typer.echo(f"{len(table)} runs -> {out}" + (f" ({len(failures)} failed runs excluded)" if failures else ""))
+    document = read_json(plan) if plan is not None else None
+    targets = None if built is None else {t for t in built.split(",") if t}
+    table = collect_runs(store, out, runs, document, targets, missing or NO_RECORD)
+    counts = table["status"].value_counts()
+    noted = ", ".join(f"{counts[s]} {s}" for s in ("suspect", "failed") if counts.get(s))
+    typer.echo(f"{len(table)} rows -> {out}" + (f" ({noted})" if noted else ""))
+    for row in table[table["status"] != "ok"].itertuples():
+        typer.echo(f"{row.status}: {row.target_id} × {row.sampler}: {row.error if row.status == 'failed' else row.warnings}")
 
 
 @app.command()

@@ -61,7 +61,7 @@ class SweepProgress:
 
     def __init__(self, total: int):
         self.total, self.done = total, 0
-        self.counts = {"ok": 0, "skipped": 0, "failed": 0}
+        self.counts = {"ok": 0, "suspect": 0, "skipped": 0, "failed": 0}
         self.progress = None
 
     def __enter__(self) -> "SweepProgress":
@@ -82,7 +82,7 @@ class SweepProgress:
         return False
 
     def _describe(self) -> str:
-        return "sweep ({ok} ok, {skipped} skipped, {failed} failed)".format(**self.counts)
+        return "sweep ({ok} ok, {suspect} suspect, {skipped} skipped, {failed} failed)".format(**self.counts)
 
     def job(self, label: str) -> Callable[[int, int], None] | None:
         """The draws callback of the job starting now (``None`` without a terminal)."""
@@ -99,7 +99,7 @@ class SweepProgress:
         if self.progress:
             self.progress.update(self.overall, completed=self.done, description=self._describe())
             self.progress.update(self.current, visible=False)
-            if status in ("failed", "blocked"):
+            if status in ("failed", "blocked", "suspect"):
                 self.progress.console.print(line)
         else:
             log(line)

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import jax
 
 _DONE = False
+ACCELERATORS = ("cuda", "gpu", "rocm", "tpu")
+
+
+class DeviceError(RuntimeError):
+    """The accelerator that ``JAX_PLATFORMS`` asks for is not there."""
 
 
 def cache_dir() -> Path:
@@ -18,21 +24,49 @@ def cache_dir() -> Path:
 
 
 def configure() -> None:
-    """Enable float64 (every array is given an explicit dtype) and the persistent compilation cache.
+    """Enable float64 (every array is given an explicit dtype), full-precision float32 matrix
+    products, and the persistent compilation cache.
 
-    ``LAMBDA_HAT_CACHE_DIR=off`` disables the cache.
+    GPUs such as the A100 multiply float32 matrices in TF32 (10-bit mantissa) by default, which
+    would make a float32 run's λ̂ depend on the device; "highest" asks for true float32.
+    ``LAMBDA_HAT_CACHE_DIR=off`` disables the cache; a cache folder that cannot be used costs only
+    compile time and says so on stderr.
     """
     global _DONE
     if _DONE:
         return
+    check_platforms()
     jax.config.update("jax_enable_x64", True)
+    jax.config.update("jax_default_matmul_precision", "highest")
     directory = cache_dir()
     if str(directory) != "off":
         try:
             directory.mkdir(parents=True, exist_ok=True)
+            if not os.access(directory, os.W_OK):
+                raise PermissionError(13, "not writable")
             jax.config.update("jax_compilation_cache_dir", str(directory))
             jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)
             jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
-        except OSError:
-            pass  # an unwritable cache folder only costs compile time
+        except OSError as err:
+            print(f"warning: JAX compilation cache off: cannot use {directory} ({err.strerror or err})",
+                  file=sys.stderr, flush=True)
     _DONE = True
+
+
+def check_platforms() -> None:
+    """Fail with one clear line when ``JAX_PLATFORMS`` names only accelerators and none is found.
+
+    (JAX itself raises a bare ``AssertionError`` there.) A GPU task whose GPU did not reach it, a
+    missing ``--nv``, ``--gpus`` or ``--gres``, then stops at once instead of running on the CPU.
+    """
+    requested = [p.strip() for p in os.environ.get("JAX_PLATFORMS", "").split(",") if p.strip()]
+    if not requested or not all(p in ACCELERATORS for p in requested):
+        return
+    try:
+        devices = jax.devices()
+    except Exception as err:  # noqa: BLE001 - JAX's own error here is uninformative
+        raise DeviceError(f"JAX_PLATFORMS={','.join(requested)} but JAX finds no such device ({type(err).__name__}); "
+                          "check that the task got a GPU (--gres, --nv or --gpus all) and that jax[cuda12] is "
+                          "installed") from None
+    if not devices:
+        raise DeviceError(f"JAX_PLATFORMS={','.join(requested)} but JAX lists no device")

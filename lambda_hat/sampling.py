@@ -11,7 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
-from lambda_hat import __version__, models, posterior, store
+from lambda_hat import __version__, health, models, posterior, store
 from lambda_hat.config import ids
 from lambda_hat.diagnostics import summary
 from lambda_hat.config.schema import sections
@@ -113,20 +113,21 @@ def sampler_diagnostics(info: dict, warmup_info: dict) -> dict:
 
 
 def sample(target_folder: Path, plan: dict, force: bool = False, progress=None,
-           out: Path | None = None) -> tuple[Path, bool]:
+           out: Path | None = None, lock: bool = True) -> tuple[Path, bool]:
     """Stage B for one target and one sampler plan; returns ``(run folder, ran)``.
 
     The run folder is ``run_<run_id>`` inside the target folder, or inside ``out`` (Nextflow keeps
     each task's outputs in its own folder). A finished run is kept unless ``force``. A failure
-    writes ``error.json`` and re-raises.
+    writes ``error.json`` and re-raises. ``lock=False`` skips the folder lock (a private folder).
     """
     target_folder = Path(target_folder)
     meta, params, arrays = load(target_folder)
     spec = plan["spec"]
     run_id = ids.run_id(meta["target_id"], spec)
     folder = Path(out or target_folder) / f"run_{run_id}"
-    with store.locked(folder):
-        if not force and store.finished(folder / "analysis.json", folder / "trace.npz"):
+    with store.locked(folder, enabled=lock):
+        if not force and store.finished(folder / "analysis.json", folder / "trace.npz",
+                                        required=("run_id", "llc_mean", "llc_sem")):
             return folder, False
         (folder / "analysis.json").unlink(missing_ok=True)
         record = {"target_id": meta["target_id"], "run_id": run_id, "sampler": plan.get("name", spec["algorithm"]),
@@ -141,8 +142,9 @@ def sample(target_folder: Path, plan: dict, force: bool = False, progress=None,
             raise
         store.write_npz(folder / "trace.npz", trace)
         labels = meta.get("labels", {})
+        status, warnings = health.verdict(fields)
         analysis = {"target_id": meta["target_id"], "run_id": run_id, "sampler": record["sampler"],
-                    "algorithm": spec["algorithm"], **fields,
+                    "algorithm": spec["algorithm"], "status": status, "warnings": warnings, **fields,
                     "model": labels.get("model"), "data": labels.get("data"), "teacher": labels.get("teacher"),
                     "seed": meta["spec"]["seed"], "lambda_hat_version": __version__,
                     "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}

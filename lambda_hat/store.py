@@ -103,16 +103,20 @@ def read_npz(path: Path) -> dict[str, np.ndarray]:
         raise StoreError(f"{path}: unreadable ({type(err).__name__})") from None
 
 
-def finished(marker: Path, *others: Path) -> bool:
-    """Whether an artifact is finished and readable: its marker JSON and the other files load.
+def finished(marker: Path, *others: Path, required: tuple[str, ...] = ()) -> bool:
+    """Whether an artifact is finished and readable: its marker JSON (with the ``required`` keys)
+    and the other files load.
 
-    A marker that exists but does not load is reported on stderr and the artifact counts as
-    unfinished, so it is rebuilt rather than silently reused.
+    A marker that exists but does not load, or lacks a required key, is reported on stderr and
+    the artifact counts as unfinished, so it is rebuilt rather than silently reused.
     """
     if not Path(marker).is_file():
         return False
     try:
-        read_json(marker)
+        document = read_json(marker)
+        missing = [key for key in required if key not in document]
+        if missing:
+            raise StoreError(f"{marker}: incomplete (no {', '.join(missing)})")
         for other in others:
             read_npz(other)
         return True
@@ -122,16 +126,29 @@ def finished(marker: Path, *others: Path) -> bool:
 
 
 @contextmanager
-def locked(directory: Path, timeout: float = -1) -> Iterator[None]:
-    """Hold an exclusive lock on an artifact folder (``<folder>.lock`` beside it)."""
+def locked(directory: Path, timeout: float = -1, enabled: bool = True) -> Iterator[None]:
+    """Hold an exclusive lock on an artifact folder (``<folder>.lock`` beside it).
+
+    ``enabled=False`` skips the lock: for a folder only this process writes (a Nextflow task's
+    own folder), and for filesystems that have no ``flock`` (Lustre mounted ``noflock``).
+    """
     directory = Path(directory)
     try:
         directory.parent.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise StoreError(f"cannot create {directory.parent}: {err.strerror or err}") from None
+    if not enabled:
+        yield
+        return
     lock = FileLock(str(directory) + ".lock", timeout=timeout)
     try:
-        with lock:
-            yield
+        lock.acquire()
     except Timeout:
         raise StoreError(f"{directory}: locked by another process") from None
+    except OSError as err:
+        raise StoreError(f"cannot lock {directory}: {err.strerror or err} (a filesystem without flock? "
+                         "where only one process writes, pass --no-lock)") from None
+    try:
+        yield
+    finally:
+        lock.release()

@@ -25,13 +25,28 @@ def data_keys(seed: int):
     return jax.random.split(jax.random.key(seed), 3)
 
 
-def make_dataset(spec: dict, dtype):
+def planned_data_file(spec: dict, data_file: Path | None = None) -> str:
+    """The user's data file of an ``npz`` target, checked against the checksum the plan recorded.
+
+    ``data_file`` replaces the planned path (a copy staged into a Nextflow task).
+    """
+    path = str(data_file or spec["data"]["path"])
+    if not Path(path).is_file():
+        raise datasets.DataError(f"{path}: data file not found")
+    planned = spec["data"].get("sha256")
+    if planned and datasets.file_digest(path) != planned:
+        raise datasets.DataError(f"{path}: the data file changed after it was planned (sha256 differs); "
+                                 "plan the sweep again")
+    return path
+
+
+def make_dataset(spec: dict, dtype, data_file: Path | None = None):
     """``(X, Y, teacher params or None)`` for a resolved target spec."""
     parts = sections(spec)
     model, data, teacher = parts["model"], parts["data"], parts["teacher"]
     data_key, teacher_key, noise_key = data_keys(spec["seed"])
     if data.source == "npz":
-        x, y = datasets.load_npz(data.path, model)
+        x, y = datasets.load_npz(planned_data_file(spec, data_file), model)
         return jnp.asarray(x, dtype), jnp.asarray(y, dtype), None
     params, apply = datasets.teacher_network(teacher_key, teacher, model, dtype)
     x = datasets.sample_inputs(data_key, data, model.in_dim, dtype)
@@ -92,21 +107,24 @@ def train(loss, w0, spec: dict, n: int, log=None):
     return w, curve, steps
 
 
-def build(plan: dict, store_root: Path, force: bool = False, log=None) -> tuple[Path, bool]:
+def build(plan: dict, store_root: Path, force: bool = False, log=None, data_file: Path | None = None,
+          lock: bool = True) -> tuple[Path, bool]:
     """Build the target described by a plan file's content; returns ``(folder, built)``.
 
-    An existing finished target is kept (``built`` False) unless ``force``.
+    An existing finished target is kept (``built`` False) unless ``force``. ``data_file`` is where
+    to read a user's data file instead of the planned path; ``lock=False`` skips the folder lock.
     """
     target_id, spec = plan["target_id"], plan["spec"]
     folder = store.target_dir(store_root, target_id)
-    with store.locked(folder):
-        if not force and store.finished(folder / "meta.json", folder / "params.npz", folder / "data.npz"):
+    with store.locked(folder, enabled=lock):
+        if not force and store.finished(folder / "meta.json", folder / "params.npz", folder / "data.npz",
+                                        required=("target_id", "n", "d", "spec")):
             return folder, False
         (folder / "meta.json").unlink(missing_ok=True)
         started = time.perf_counter()
         dtype = jnp.float64 if spec["x64"] else jnp.float32
         parts = sections(spec)
-        x, y, teacher_params = make_dataset(spec, dtype)
+        x, y, teacher_params = make_dataset(spec, dtype, data_file)
         n = int(x.shape[0])
         params0 = initial_student(spec, teacher_params, dtype)
         w0, unravel = ravel_pytree(params0)

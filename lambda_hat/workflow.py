@@ -27,7 +27,7 @@ LOG_DIR = Path("logs")
 class Outcome:
     kind: str            # "build" | "sample"
     label: str
-    status: str          # "ok" | "skipped" | "failed" | "blocked"
+    status: str          # "ok" | "suspect" | "skipped" | "failed" | "blocked"
     message: str = ""
     seconds: float = 0.0
     target_id: str = ""
@@ -47,7 +47,7 @@ class Summary:
         return [o for o in self.outcomes if o.status in ("failed", "blocked")]
 
     def counts(self) -> dict:
-        keys = ("ok", "skipped", "failed", "blocked")
+        keys = ("ok", "suspect", "skipped", "failed", "blocked")
         return {k: sum(o.status == k for o in self.outcomes) for k in keys}
 
     def table(self) -> str:
@@ -108,9 +108,11 @@ def sample_job(target_folder: str, document: dict, force: bool, update=None) -> 
     label = f"{target_id} × {document['name']}"
     try:
         runtime.configure()
-        _, ran = sampling.sample(Path(target_folder), document, force=force, progress=update)
-        return Outcome("sample", label, "ok" if ran else "skipped", seconds=timer(),
-                       target_id=target_id, sampler_id=document["sampler_id"])
+        folder, ran = sampling.sample(Path(target_folder), document, force=force, progress=update)
+        analysis = store.read_json(folder / "analysis.json")
+        warnings = f"suspect: {analysis['warnings']}" if analysis.get("warnings") else ""
+        status = ("suspect" if warnings else "ok") if ran else "skipped"
+        return Outcome("sample", label, status, warnings, timer(), target_id, document["sampler_id"])
     except Exception as err:  # noqa: BLE001
         _log_failure(f"sample_{target_id}_{document['sampler_id']}", traceback.format_exc())
         return Outcome("sample", label, "failed", f"{type(err).__name__}: {err}".splitlines()[0], timer(),
@@ -163,7 +165,7 @@ def run_local(config: Path, jobs: int = 1, force: bool = False, promote: bool = 
         signal.signal(signal.SIGTERM, previous)
     from lambda_hat.collect import collect
 
-    table, _ = collect(store_root, experiments.results)
+    table = collect(store_root, experiments.results, plan=store.read_json(Path(plan_dir) / "plan.json"))
     summary.results, summary.rows = experiments.results, len(table)
     summary.retry = write_retry(experiments, summary.failed, config)
     if promote:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -42,6 +43,17 @@ def sweep(tmp_path, monkeypatch):
     return run
 
 
+def counts(stdout: str) -> dict:
+    """The summary line's counts: ``{"ok": 2, "suspect": 4, "skipped": 0, ...}``."""
+    line = next(line for line in stdout.splitlines() if " skipped, " in line)
+    return {word: int(number) for number, word in re.findall(r"(\d+) (\w+)", line.split(";")[0])}
+
+
+def finished(stdout: str) -> int:
+    """Jobs that ran and gave an estimate (ok or suspect)."""
+    return counts(stdout)["ok"] + counts(stdout)["suspect"]
+
+
 def artifact_times(root: Path) -> dict:
     return {p: p.stat().st_mtime_ns for p in root.rglob("*") if p.is_file() and not p.name.endswith(".lock")}
 
@@ -62,7 +74,7 @@ def test_sweep_resume_and_table(sweep, tmp_path):
     before = artifact_times(tmp_path / "runs")
     again, _ = sweep(SWEEP)
     assert again.exit_code == 0
-    assert "0 ok, 8 skipped, 0 failed" in again.stdout
+    assert counts(again.stdout) == {"ok": 0, "suspect": 0, "skipped": 8, "failed": 0, "blocked": 0}
     assert artifact_times(tmp_path / "runs") == before
     pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "results" / "llc_runs.parquet"), table)
 
@@ -72,7 +84,7 @@ def test_parallel_workers_give_the_same_table(sweep, tmp_path):
     serial = pd.read_parquet(tmp_path / "results" / "llc_runs.parquet")
     result, _ = sweep(SWEEP, "--jobs", "2", "--force")
     assert result.exit_code == 0, result.output
-    assert "8 ok, 0 skipped, 0 failed" in result.stdout
+    assert finished(result.stdout) == 8 and counts(result.stdout)["failed"] == 0
     parallel = pd.read_parquet(tmp_path / "results" / "llc_runs.parquet")
     drop = ["walltime_sec", "created_at"]
     pd.testing.assert_frame_equal(serial.drop(columns=drop), parallel.drop(columns=drop))
@@ -83,16 +95,20 @@ def test_adding_a_sampler_runs_only_the_new_jobs(sweep):
     assert sweep(first)[0].exit_code == 0
     result, _ = sweep({**SWEEP, "samplers": SWEEP["samplers"][:2]})
     assert result.exit_code == 0
-    assert "2 ok, 4 skipped" in result.stdout
+    assert finished(result.stdout) == 2 and counts(result.stdout)["skipped"] == 4
 
 
 def test_a_diverging_sampler_fails_alone(sweep, tmp_path):
     config = {**SWEEP, "samplers": [*SWEEP["samplers"][:1], DIVERGING]}
     result, path = sweep(config)
     assert result.exit_code == 1
-    assert "4 ok, 0 skipped, 2 failed" in result.stdout
+    assert finished(result.stdout) == 4 and counts(result.stdout)["failed"] == 2
     table = pd.read_parquet(tmp_path / "results" / "llc_runs.parquet")
-    assert len(table) == 2 and set(table["sampler"].str.split("[").str[0]) == {"hmc"}
+    assert len(table) == 4                           # one row per job of the sweep, failed ones included
+    estimated, failed = table[table["status"] != "failed"], table[table["status"] == "failed"]
+    assert set(estimated["sampler"].str.split("[").str[0]) == {"hmc"} and estimated["llc_mean"].notna().all()
+    assert set(failed["sampler"].str.split("[").str[0]) == {"sgld"} and failed["llc_mean"].isna().all()
+    assert failed["error"].str.contains("NaN or inf").all()
     errors = list((tmp_path / "runs").rglob("error.json"))
     assert len(errors) == 2
     assert len(list((tmp_path / "logs").glob("sample_*.log"))) == 2
@@ -110,7 +126,9 @@ def test_a_failed_build_blocks_only_its_own_jobs(sweep, tmp_path):
     result, path = sweep(config)
     assert result.exit_code == 1
     assert "blocked" in result.stdout and "training diverged" in result.stdout
-    assert len(pd.read_parquet(tmp_path / "results" / "llc_runs.parquet")) == 1
+    table = pd.read_parquet(tmp_path / "results" / "llc_runs.parquet")
+    assert len(table) == 2 and (table["status"] == "failed").sum() == 1
+    assert table.loc[table["status"] == "failed", "error"].iloc[0].startswith("its target failed to build: FloatingPointError")
 
 
 def test_config_errors_stop_before_any_work(sweep, tmp_path):
@@ -126,8 +144,12 @@ def test_corrupt_artifact_is_rebuilt(sweep, tmp_path):
     analysis.write_text("{ not json")
     result, _ = sweep(small)
     assert result.exit_code == 0, result.output
-    assert "1 ok" in result.stdout
+    assert finished(result.stdout) == 1
     assert analysis.read_text().startswith("{\n")
+    analysis.write_text("{}")                  # valid JSON without an estimate is not a finished run either
+    result, _ = sweep(small)
+    assert result.exit_code == 0 and finished(result.stdout) == 1
+    assert "llc_mean" in analysis.read_text()
 
 
 def test_interrupted_run_resumes_to_the_same_table(tmp_path):

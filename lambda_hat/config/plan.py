@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from pathlib import Path
 
 from lambda_hat import store
+from lambda_hat.config import ids
 from lambda_hat.config.experiments import Experiments
 
 
@@ -14,6 +17,13 @@ def target_document(target) -> dict:
 
 def sampler_document(sampler) -> dict:
     return {"sampler_id": sampler.sampler_id, "name": sampler.name, "spec": sampler.spec}
+
+
+def jobs(experiments: Experiments) -> list[dict]:
+    """One entry per sampling job (target × sampler): what a results row needs even when it failed."""
+    return [{"target_id": t.target_id, "sampler_id": s.sampler_id, "run_id": ids.run_id(t.target_id, s.spec),
+             "sampler": s.name, "algorithm": s.spec["algorithm"], **t.labels, "seed": t.spec["seed"]}
+            for t in experiments.targets for s in experiments.samplers]
 
 
 def write(experiments: Experiments, out: Path) -> dict:
@@ -39,8 +49,18 @@ def write(experiments: Experiments, out: Path) -> dict:
         "config": str(experiments.path), "store_root": str(experiments.store_root),
         "results": str(experiments.results), **summary,
         "targets": [t.target_id for t in experiments.targets],
-        "samplers": [s.sampler_id for s in experiments.samplers]})
+        "samplers": [s.sampler_id for s in experiments.samplers], "jobs": jobs(experiments)})
     return summary
+
+
+def data_inputs(experiments: Experiments, path: Path) -> None:
+    """``target_id,path`` lines (with a header) for the targets that read a user's data file."""
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(["target_id", "path"])
+    writer.writerows([t.target_id, t.spec["data"]["path"]] for t in experiments.targets
+                     if t.spec["data"].get("source") == "npz")
+    store.write_bytes(Path(path), text.getvalue().encode())
 
 
 def counts(experiments: Experiments) -> dict:

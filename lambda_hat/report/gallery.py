@@ -17,12 +17,12 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from lambda_hat import store  # noqa: E402
-from lambda_hat.collect import run_folders, scan  # noqa: E402
+from lambda_hat import health, store  # noqa: E402
+from lambda_hat.collect import run_folders  # noqa: E402
 from lambda_hat.report.plots import diagnose_run, save  # noqa: E402
 
-R_HAT_WARN = 1.01
-ESS_WARN = 100
+R_HAT_WARN = health.R_HAT_MAX
+ESS_WARN = health.ESS_MIN
 STYLE = """body{font-family:sans-serif;margin:1.5em;color:#222}table{border-collapse:collapse;font-size:13px}
 td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}td.l,th{text-align:left}.warn{background:#fde2a7}
 .failed{background:#f7c6c6}img.thumb{width:150px}.figs img{max-width:480px;margin:4px}"""
@@ -49,6 +49,19 @@ def cell(value, digits: int = 3) -> str:
     if isinstance(value, (float, np.floating)):
         return f"{value:.{digits}g}"
     return html.escape(str(value))
+
+
+def status_text(row: dict) -> str:
+    """``ok``, or ``suspect: reasons`` (a row without a verdict, from an older table, gets one now)."""
+    status, warnings = row.get("status"), row.get("warnings")
+    if not isinstance(status, str):
+        status, warnings = health.verdict(row)
+    return f"suspect: {warnings}" if status == "suspect" else status
+
+
+def status_cell(row: dict) -> str:
+    text = status_text(row)
+    return f'<td class="l warn">{html.escape(text)}</td>' if text != "ok" else "<td>ok</td>"
 
 
 def summary_figures(table: pd.DataFrame, out: Path) -> list[str]:
@@ -104,9 +117,10 @@ def promote(store_root: Path, results: Path, out: Path, runs: list[Path] | None 
     Plots go to each run's ``diagnostics/`` and are copied into the gallery; with ``runs`` (run
     folders outside a store, as Nextflow stages them) they are drawn straight into the gallery.
     """
-    table = read_results(results)
+    everything = read_results(results)
+    status = everything["status"] if "status" in everything.columns else pd.Series("ok", index=everything.index)
+    table, failures = everything[status != "failed"], everything[status == "failed"].to_dict("records")
     folders = {Path(run).name: Path(run) for run in (runs or run_folders(store_root))}
-    _, failures = scan(list(folders.values()))
     if table.empty and not failures:
         raise store.StoreError(f"{store_root}: no finished or failed runs to show")
     out = Path(out)
@@ -127,27 +141,31 @@ def promote(store_root: Path, results: Path, out: Path, runs: list[Path] | None 
         warn_r = ' class="warn"' if r_hat is not None and math.isfinite(r_hat) and r_hat > R_HAT_WARN else ""
         warn_e = ' class="warn"' if ess is not None and math.isfinite(ess) and ess < ESS_WARN else ""
         error = row.get("llc_rel_error")
+        verdict = status_cell(row)
         rows.append(
             f"<tr class=run><td class=l>{cell(row['target_id'])}<br><small>{cell(row['model'])}/{cell(row['data'])}/"
-            f"{cell(row['teacher'])}</small></td><td class=l>{cell(row['sampler'])}</td><td>ok</td>"
+            f"{cell(row['teacher'])}</small></td><td class=l>{cell(row['sampler'])}</td>{verdict}"
             f"<td>{cell(row['llc_mean'])} ± {cell(row['llc_sem'], 2)}</td><td>{cell(row['llc_true'])}</td>"
             f"<td>{'–' if error is None or not math.isfinite(error) else f'{error:+.1%}'}</td>"
             f"<td{warn_e}>{cell(ess, 4)}</td><td{warn_r}>{cell(r_hat, 4)}</td><td>{cell(row['walltime_sec'], 3)}</td>"
             f"<td><a href=\"runs/{row['run_id']}/index.html\"><img class=thumb src=\"runs/{row['run_id']}/llc_running_mean.png\" "
             f"alt=\"running mean of {cell(row['sampler'])}\"></a></td></tr>")
-        lines.append(f"| {row['target_id']} | {row['sampler']} | ok | {row['llc_mean']:.4g} ± {row['llc_sem']:.2g} | "
+        lines.append(f"| {row['target_id']} | {row['sampler']} | {status_text(row)} | {row['llc_mean']:.4g} ± {row['llc_sem']:.2g} | "
                      f"{cell(row['llc_true'])} | {cell(error)} | {cell(ess, 4)} | {cell(r_hat, 4)} | {row['walltime_sec']:.3g} |")
     for failure in failures:
-        reason = (failure.get("error") or "").splitlines()[0][:200]
+        reason = failure.get("error")
+        reason = reason[:200] if isinstance(reason, str) and reason else "no reason recorded"
         rows.append(f"<tr class=\"run failed\"><td class=l>{cell(failure['target_id'])}</td><td class=l>"
                     f"{cell(failure['sampler'])}</td><td class=l colspan=8>failed: {html.escape(reason)}</td></tr>")
         lines.append(f"| {failure['target_id']} | {failure['sampler']} | failed: {reason} |  |  |  |  |  |  |")
+    suspect = int((table["status"] == "suspect").sum()) if "status" in table.columns else 0
     header = ("<tr><th>target</th><th>sampler</th><th>status</th><th>λ̂ ± SEM</th><th>λ true</th><th>rel. error</th>"
               "<th>ESS bulk</th><th>R-hat</th><th>wall s</th><th>plots</th></tr>")
     images = "".join(f'<a href="{f}"><img src="{f}" alt="{f}"></a>' for f in figures)
     page = (f"<!doctype html><meta charset=utf-8><title>Lambda-Hat sweep</title><style>{STYLE}</style>"
-            f"<h1>Lambda-Hat sweep</h1><p>{len(table)} finished runs, {len(failures)} failed. R-hat above "
-            f"{R_HAT_WARN} and bulk ESS below {ESS_WARN} are highlighted.</p><table id=summary>{header}{''.join(rows)}"
+            f"<h1>Lambda-Hat sweep</h1><p>{len(table)} finished runs ({suspect} suspect), {len(failures)} failed. "
+            f"A suspect run's diagnostics say its estimate cannot be trusted; R-hat above {R_HAT_WARN} and bulk "
+            f"ESS below {ESS_WARN} are highlighted.</p><table id=summary>{header}{''.join(rows)}"
             f"</table><h2>Summary</h2><div class=figs>{images}</div>")
     store.write_bytes(out / "index.html", page.encode())
     markdown = ["| target | sampler | status | λ̂ ± SEM | λ true | rel. error | ESS bulk | R-hat | wall s |",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -84,12 +85,16 @@ def test_index_links_resolve_and_table_matches_parquet(gallery):
         sub.feed(page.read_text())
         assert all((page.parent / t).is_file() for t in sub.targets)
     table = pd.read_parquet(gallery / "results" / "llc_runs.parquet")
-    assert parser.rows == len(table) + 2                       # 8 finished + 2 failed rows
+    assert parser.rows == len(table) == 10                     # 8 finished + 2 failed rows
     text = index.read_text()
-    for row in table.itertuples():
+    for row in table[table["status"] != "failed"].itertuples():
         assert f"runs/{row.run_id}/index.html" in text
         assert f"{row.llc_mean:.3g}" in text
     assert text.count("failed: ") == 2
+    # an estimate whose diagnostics fail is never shown as plain ok
+    for row in table[table["status"] == "suspect"].itertuples():
+        assert html.escape(f"suspect: {row.warnings}") in text
+    assert text.count("<td>ok</td>") == (table["status"] == "ok").sum()
     summary = (index.parent / "summary.md").read_text()
     assert len([l for l in summary.splitlines() if l.startswith("| tgt_")]) == 10
     for name in ("llc_by_sampler.png", "llc_vs_true.png", "ess_per_second.png", "walltime_by_sampler.png"):
@@ -143,8 +148,8 @@ def test_gallery_renders_in_headless_chromium(gallery):
         shot = gallery / "gallery.png"
         page.screenshot(path=str(shot), full_page=False)
         browser.close()
-    assert len(widths) >= len(table) + 3 and all(width > 0 for width in widths)
-    assert rows == len(table) + failed and failed == 2
+    assert len(widths) >= (table["status"] != "failed").sum() + 3 and all(width > 0 for width in widths)
+    assert rows == len(table) and failed == 2
     assert not_blank(shot)
     if os.environ.get("LAMBDA_HAT_SCREENSHOT"):
         shutil.copyfile(shot, os.environ["LAMBDA_HAT_SCREENSHOT"])

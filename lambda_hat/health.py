@@ -1,0 +1,52 @@
+"""A finished run's health verdict from its own diagnostics: ``ok``, or ``suspect`` with reasons.
+
+A run that produced no estimate is ``failed`` elsewhere; this module judges the estimates that
+exist, so that none whose diagnostics say it cannot be trusted is shown as plain ok. The
+thresholds are defined here once and used by the runs, the results table, the summaries and the
+gallery.
+"""
+
+from __future__ import annotations
+
+import math
+
+#: rank-normalised split R-hat above this: the chains disagree (Vehtari et al. 2021)
+R_HAT_MAX = 1.01
+#: bulk effective sample size (all chains) below this: too few independent draws for the mean
+ESS_MIN = 100
+#: fraction of divergent transitions above this: the sampler missed part of the posterior
+DIVERGENT_MAX = 0.01
+
+STATUSES = ("ok", "suspect", "failed")
+
+
+def finite(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def reasons(fields: dict) -> list[str]:
+    """Why a run's estimate is not to be trusted (empty when nothing is wrong).
+
+    ``fields`` are the run's ``analysis.json`` entries: ``llc_std``, ``r_hat``, ``ess_bulk``,
+    ``chains`` and, where the sampler has them, ``divergent_fraction``.
+    """
+    found = []
+    std, r_hat, ess = fields.get("llc_std"), fields.get("r_hat"), fields.get("ess_bulk")
+    if finite(std) and std == 0:
+        found.append("the chains did not move (every draw has the same λ̂)")
+    elif (fields.get("chains") or 0) >= 2 and not finite(r_hat):
+        found.append("no R-hat (the chains did not vary)")
+    if finite(r_hat) and r_hat > R_HAT_MAX:
+        found.append(f"R-hat {r_hat:.4g} > {R_HAT_MAX}")
+    if finite(ess) and ess < ESS_MIN:
+        found.append(f"bulk ESS {ess:.0f} < {ESS_MIN}")
+    divergent = fields.get("divergent_fraction")
+    if finite(divergent) and divergent > DIVERGENT_MAX:
+        found.append(f"{divergent:.1%} of transitions diverged (> {DIVERGENT_MAX:.0%})")
+    return found
+
+
+def verdict(fields: dict) -> tuple[str, str | None]:
+    """``(status, warnings)``: ``("ok", None)`` or ``("suspect", "reason; reason")``."""
+    found = reasons(fields)
+    return ("suspect", "; ".join(found)) if found else ("ok", None)
