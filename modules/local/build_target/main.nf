@@ -1,24 +1,25 @@
 process BUILD_TARGET {
-    tag "${meta.id}"
+    tag "${meta.label ?: meta.id}"
     label 'process_medium'
-    cache 'deep'
+    cache 'deep'            // the spec is a new file on every PLAN: hash it by content
 
     input:
-    tuple val(meta), path(spec)
+    tuple val(meta), path(spec), path(data_file)    // data_file: the user's .npz, or [] for generated data
 
     output:
-    tuple val(meta), path("store/targets/${meta.id}", type: 'dir'), emit: target
+    tuple val(meta), path("targets/${meta.id}", type: 'dir'), emit: target
 
     script:
     def args = task.ext.args ?: ''
+    def data = data_file ? "--data-file ${data_file}" : ''
     """
-    lambda-hat-task --cpus ${task.cpus} build --spec ${spec} --store store ${args}
+    lambda-hat-task --cpus ${task.cpus} build --spec ${spec} --store . --no-lock ${data} ${args}
     """
 
     stub:
     """
-    mkdir -p store/targets/${meta.id}
-    echo '{}' > store/targets/${meta.id}/meta.json
-    touch store/targets/${meta.id}/params.npz store/targets/${meta.id}/data.npz
+    mkdir -p targets/${meta.id}
+    echo '{}' > targets/${meta.id}/meta.json
+    touch targets/${meta.id}/params.npz targets/${meta.id}/data.npz
     """
 }

@@ -1,21 +1,28 @@
 process COLLECT {
-    tag "${runs.size()} runs"
+    tag "${plan.name}"
     label 'process_single'
 
     input:
-    path runs      // run_<run_id> folders (run ids are unique, so they never collide)
+    path plan      // plan.json: every planned job gets a row, failed ones included
+    path runs      // run_<run_id> folders of the finished runs (run ids are unique, so they never collide)
+    val built      // IDs of the targets that were built
 
     output:
     path "llc_runs.parquet", emit: results
+    path "collect.txt"     , emit: summary
 
     script:
     def args = task.ext.args ?: ''
     """
-    lambda-hat-task --cpus ${task.cpus} collect --out llc_runs.parquet ${args} ${runs}
+    lambda-hat-task --cpus ${task.cpus} collect --plan ${plan} --built '${built.join(',')}' \\
+        --missing 'its RUN_SAMPLER task failed: the NOTE line for it in the Nextflow log names its work folder (.command.err)' \\
+        --out llc_runs.parquet ${args} ${runs} > collect.txt
+    cat collect.txt
     """
 
     stub:
     """
     touch llc_runs.parquet
+    echo "stub: no rows" > collect.txt
     """
 }

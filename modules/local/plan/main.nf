@@ -1,27 +1,28 @@
 process PLAN {
     tag "${config_name}"
     label 'process_single'
+    // never cached: planning takes seconds and must see the sweep file, its presets and data files
+    // as they are now; the specs it writes are hashed by content downstream (cache 'deep')
+    cache false
 
     input:
-    path config_dir
+    path config_dir     // the sweep file's folder: user presets/ and data files travel with it
     val config_name
 
     output:
     path "plan/targets/tgt_*.json" , emit: targets
     path "plan/samplers/smp_*.json", emit: samplers
     path "plan/plan.json"          , emit: summary
+    path "plan/inputs.csv"         , emit: inputs
 
     script:
     def args = task.ext.args ?: ''
     """
-    lambda-hat-task --cpus ${task.cpus} plan --config ${config_dir}/${config_name} --out plan ${args}
+    lambda-hat-task --cpus ${task.cpus} plan --config ${config_dir}/${config_name} --out plan --inputs plan/inputs.csv ${args}
     """
 
-    stub:
+    stub:   // planning is cheap and computes nothing: a stub run plans for real, so it fans out the true N x M
     """
-    mkdir -p plan/targets plan/samplers
-    echo '{"target_id": "tgt_stub00000000", "spec": {}}' > plan/targets/tgt_stub00000000.json
-    echo '{"sampler_id": "smp_stub00000000", "name": "stub", "spec": {}}' > plan/samplers/smp_stub00000000.json
-    echo '{}' > plan/plan.json
+    lambda-hat-task --cpus ${task.cpus} plan --config ${config_dir}/${config_name} --out plan --inputs plan/inputs.csv
     """
 }

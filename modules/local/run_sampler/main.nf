@@ -1,25 +1,27 @@
 process RUN_SAMPLER {
-    tag "${meta.id}"
+    tag "${meta.label ?: meta.id}"
     label 'process_gpu'
-    cache 'deep'
+    cache 'deep'            // the spec is a new file on every PLAN: hash it by content
 
     input:
     tuple val(meta), path(target), path(spec)
 
     output:
-    tuple val(meta), path("run_*", type: 'dir'), emit: run
+    tuple val(meta), path("targets/${meta.target_id}/run_*", type: 'dir'), emit: run
 
     script:
     def args = task.ext.args ?: ''
+    def platform = task.ext.platform ? "--platform ${task.ext.platform}" : ''
     """
-    lambda-hat-task --cpus ${task.cpus} sample --target ${target} --spec ${spec} --out . ${args}
+    lambda-hat-task --cpus ${task.cpus} ${platform} sample --target ${target} --spec ${spec} --out targets/${meta.target_id} --no-lock ${args}
     """
 
-    stub:
+    stub:   // the folder name must differ between targets: COLLECT stages every run side by side
+    def run = "targets/${meta.target_id}/run_stub_${meta.target_id}_${meta.sampler_id}"
     """
-    mkdir -p run_${meta.sampler_id}
-    echo '{}' > run_${meta.sampler_id}/analysis.json
-    echo '{}' > run_${meta.sampler_id}/sampler.json
-    touch run_${meta.sampler_id}/trace.npz
+    mkdir -p ${run}
+    echo '{}' > ${run}/analysis.json
+    echo '{}' > ${run}/sampler.json
+    touch ${run}/trace.npz
     """
 }
