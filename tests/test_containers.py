@@ -46,3 +46,19 @@ def test_container_tag_follows_the_package_version():
     assert f"From: lambda-hat:{version}" in (ROOT / "containers" / "lambda-hat.def").read_text()
     from lambda_hat import __version__
     assert __version__ == version
+
+
+def test_every_image_a_profile_names_has_a_recipe():
+    """Each .sif a profile points at is the output of one of the Apptainer recipes."""
+    version = PROJECT["version"]
+    configs = "".join(p.read_text() for p in [ROOT / "nextflow.config", *ROOT.glob("conf/*.config")])
+    named = {name.replace("${params.container_tag}", version)
+             for name in re.findall(r"lambda-hat_\$\{params\.container_tag\}[\w-]*\.sif", configs)}
+    built = {}
+    for recipe in ROOT.glob("containers/*.def"):
+        text = recipe.read_text()
+        output = re.search(r"apptainer build containers/(\S+\.sif) containers/" + recipe.name, text).group(1)
+        built[output] = re.search(r"^From: (\S+)", text, re.M).group(1)
+    assert named == {f"lambda-hat_{version}.sif", f"lambda-hat_{version}-cpu.sif"}
+    assert named <= set(built)
+    assert built[f"lambda-hat_{version}-cpu.sif"] == f"lambda-hat:{version}-cpu"

@@ -20,22 +20,34 @@ SCRIPT = re.compile(r'script:.*?"""(.*?)"""', re.S)
 
 
 def script_lines() -> list[tuple[str, str]]:
+    """``(module, command)`` for every `lambda-hat` command of every module's script (with its
+    continuation lines joined)."""
     lines = []
     for module in sorted(ROOT.glob("modules/local/*/main.nf")):
-        block = SCRIPT.search(module.read_text()).group(1)
+        block = SCRIPT.search(module.read_text()).group(1).replace("\\\\\n", " ")
         for line in block.splitlines():
             if "lambda-hat" in line:
-                lines.append((str(module.relative_to(ROOT)), line.strip()))
+                lines.append((str(module.relative_to(ROOT)), " ".join(line.split())))
     return lines
 
 
 def placeholders(line: str) -> list[str]:
-    """The script line with Nextflow interpolations replaced by sample values."""
-    line = line.replace("${args}", "")
+    """The script line with Nextflow interpolations replaced by sample values, output redirection dropped."""
+    line = line.replace("${args}", "").split(" > ")[0]
     line = re.sub(r"\$\{task\.cpus\}", "2", line)
+    line = line.replace("${platform}", "--platform cuda").replace("${data}", "--data-file data.npz")
     line = line.replace("${runs}", "run_aaaaaaaaaaaa run_bbbbbbbbbbbb")
     line = re.sub(r"\$\{[^}]+\}", "value", line)
     return shlex.split(line)
+
+
+def wrapper_options(argv: list[str]) -> tuple[dict, list[str]]:
+    """``(options of bin/lambda-hat-task, the lambda-hat arguments after them)``."""
+    assert argv[0] == "lambda-hat-task", "scripts go through bin/lambda-hat-task"
+    options, rest = {}, argv[1:]
+    while rest and rest[0] in ("--cpus", "--platform"):
+        options[rest[0]], rest = rest[1], rest[2:]
+    return options, rest
 
 
 def parse(argv: list[str]):
@@ -58,9 +70,9 @@ def test_every_module_calls_the_cli():
 
 @pytest.mark.parametrize("path, line", script_lines(), ids=[p for p, _ in script_lines()])
 def test_module_command_lines_parse(path, line):
-    argv = placeholders(line)
-    assert argv[:3] == ["lambda-hat-task", "--cpus", "2"], "scripts go through bin/lambda-hat-task"
-    parse(["lambda-hat", *argv[3:]])
+    options, args = wrapper_options(placeholders(line))
+    assert options["--cpus"] == "2"
+    parse(["lambda-hat", *args])
 
 
 def test_task_wrapper_execs_the_cli():

@@ -1,8 +1,9 @@
 """The Nextflow layer, checked offline with the real Nextflow language front end (nf-lang).
 
-Nextflow itself cannot run on our machines; these checks parse and analyse every .nf and
-.config file as `nextflow lint` does, check the DSL2 wiring, and prove each check can fail by
-seeding one bug per copy of the pipeline.
+These checks parse and analyse every .nf and .config file as `nextflow lint` does, with the
+strict syntax of current Nextflow releases (the runs in test_pipeline.py use Nextflow 25.04's
+default parser), check the DSL2 wiring, and prove each check can fail by seeding one bug per copy
+of the pipeline.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).parent
 JAR = ROOT / ".cache" / "nflang" / "language-server-all.jar"
 PIPELINE = ["main.nf", "nextflow.config", "workflows", "modules", "conf", "bin", "tests/fixtures/nextflow",
-            "tests/nextflow.config"]
+            "tests/nextflow.config", "tests/nextflow/slurm_local.config"]
 
 if not (JAR.is_file() and shutil.which("java")):
     if os.environ.get("LAMBDA_HAT_REQUIRE_NFLANG"):
@@ -61,7 +62,7 @@ SEEDED = [
     ("workflows/llc.nf", "RUN_SAMPLER ( ch_jobs )", "RUN_SAMPLER ( ch_jobs, ch_jobs )", "wiring", "takes 1 input(s), called with 2"),
     ("workflows/llc.nf", "PLAN.out.targets.flatten()", "channel.fromLis(PLAN.out.targets).flatten()", "wiring",
      "unknown channel factory"),
-    ("conf/modules.config", "withName: 'COLLECT'", "withName: 'COLLECTT'", "wiring", "matches no process"),
+    ("conf/modules.config", "withName: 'PLAN'", "withName: 'PLANN'", "wiring", "matches no process"),
     ("modules/local/run_sampler/main.nf", "label 'process_gpu'", "labels 'process_gpu'", "lint", "error"),
     ("modules/local/run_sampler/main.nf", "--spec ${spec}", "--spec ${specs}", "lint", "`specs` is not defined"),
     ("nextflow.config", "queue_size           = 50", "queue_size           = ", "lint", "error"),
