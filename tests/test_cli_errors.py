@@ -121,3 +121,15 @@ def test_presets_command_lists_keys():
     assert "model presets: base, dln, large, small, tiny, wide" in result.stdout
     assert "activation" in result.stdout
     assert runner.invoke(app, ["presets", "colour"]).exit_code == 1
+
+
+def test_a_missing_gpu_is_one_line_before_anything_runs(tmp_path):
+    """JAX_PLATFORMS=cuda on a machine without a GPU: one line naming the cause, not JAX's bare AssertionError."""
+    import os
+    import subprocess
+
+    result = subprocess.run(["lambda-hat", "truth", "--widths", "2,2", "--rank", "1"], capture_output=True, text=True,
+                            env={**os.environ, "JAX_PLATFORMS": "cuda"}, cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: JAX_PLATFORMS=cuda but JAX finds no such device")
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1

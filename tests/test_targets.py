@@ -87,3 +87,23 @@ def test_user_npz_data(write_yaml, tmp_path):
     folder, _ = build(target_document(target), tmp_path / "store")
     _, _, data = load_target(folder)
     np.testing.assert_allclose(data["X"], x)
+
+
+def test_build_reads_a_staged_copy_and_refuses_a_changed_data_file(write_yaml, tmp_path):
+    from lambda_hat.data import DataError
+
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(40, 4))
+    np.savez(tmp_path / "mine.npz", X=x, Y=x[:, :1])
+    config = write_yaml("targets: [{ model: small, data: { preset: small, source: npz, path: mine.npz }, seed: 1 }]\n"
+                        "samplers: [{ name: hmc }]\n")
+    document = target_document(load(config).targets[0])
+    staged = tmp_path / "task" / "mine.npz"
+    staged.parent.mkdir()
+    staged.write_bytes((tmp_path / "mine.npz").read_bytes())
+    (tmp_path / "mine.npz").unlink()                       # only the staged copy is left, as in a task
+    folder, built = build(document, tmp_path / "store", data_file=staged, lock=False)
+    assert built and not list((tmp_path / "store" / "targets").glob("*.lock"))
+    np.savez(staged, X=x, Y=-x[:, :1])                     # edited after it was planned
+    with pytest.raises(DataError, match="changed after it was planned"):
+        build(document, tmp_path / "store2", data_file=staged)

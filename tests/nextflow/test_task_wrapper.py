@@ -1,0 +1,42 @@
+"""bin/lambda-hat-task: the environment it gives a task, and its errors."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+WRAPPER = ROOT / "bin" / "lambda-hat-task"
+PROBE = "import os, jax; jax.numpy.ones(1).block_until_ready(); print(os.environ['XLA_FLAGS'], os.environ['OMP_NUM_THREADS'])"
+
+
+def fake_cli(tmp_path: Path) -> Path:
+    """A `lambda-hat` on PATH that runs Python code, to look at the wrapper's environment."""
+    folder = tmp_path / "bin"
+    folder.mkdir()
+    (folder / "lambda-hat").write_text(f'#!/bin/sh\nexec {sys.executable} -c "$1"\n')
+    (folder / "lambda-hat").chmod(0o755)
+    return folder
+
+
+def test_thread_flags_are_accepted_by_jaxlib(tmp_path):
+    env = {**os.environ, "PATH": f"{fake_cli(tmp_path)}:{os.environ['PATH']}", "JAX_PLATFORMS": "cpu"}
+    for cpus, eigen in (("1", "false"), ("4", "true")):
+        result = subprocess.run(["bash", str(WRAPPER), "--cpus", cpus, PROBE], env=env, capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr         # jaxlib aborts on an unknown XLA flag
+        assert f"--xla_cpu_multi_thread_eigen={eigen}" in result.stdout and result.stdout.split()[-1] == cpus
+
+
+def test_platform_reaches_jax(tmp_path):
+    env = {**os.environ, "PATH": f"{fake_cli(tmp_path)}:{os.environ['PATH']}"}
+    result = subprocess.run(["bash", str(WRAPPER), "--cpus", "1", "--platform", "cpu",
+                             "import os; print(os.environ['JAX_PLATFORMS'])"], env=env, capture_output=True, text=True)
+    assert result.returncode == 0 and result.stdout.strip() == "cpu"
+
+
+def test_a_task_without_the_cli_says_so(tmp_path):
+    env = {**os.environ, "PATH": "/usr/bin:/bin"}
+    result = subprocess.run(["bash", str(WRAPPER), "--cpus", "1", "presets"], env=env, capture_output=True, text=True)
+    assert result.returncode == 127 and "the lambda-hat CLI is not installed in this task's environment" in result.stderr

@@ -1,0 +1,34 @@
+"""The health verdict: golden inputs for each reason, and the thresholds' edges."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from lambda_hat import health
+
+GOOD = {"llc_std": 1.2, "r_hat": 1.002, "ess_bulk": 850.0, "chains": 4, "divergent_fraction": 0.0}
+
+
+def test_a_run_with_good_diagnostics_is_ok():
+    assert health.verdict(GOOD) == ("ok", None)
+    assert health.verdict({**GOOD, "r_hat": health.R_HAT_MAX, "ess_bulk": health.ESS_MIN}) == ("ok", None)
+
+
+@pytest.mark.parametrize("change, reason", [
+    ({"r_hat": 1.08}, "R-hat 1.08 > 1.01"),
+    ({"ess_bulk": 43.9}, "bulk ESS 44 < 100"),
+    ({"llc_std": 0.0, "r_hat": math.nan, "ess_bulk": math.nan}, "the chains did not move"),
+    ({"r_hat": math.nan}, "no R-hat (the chains did not vary)"),
+    ({"divergent_fraction": 0.026}, "2.6% of transitions diverged (> 1%)"),
+])
+def test_each_reason_makes_a_run_suspect(change, reason):
+    status, warnings = health.verdict({**GOOD, **change})
+    assert status == "suspect" and reason in warnings
+
+
+def test_reasons_add_up_and_one_chain_has_no_r_hat_to_miss():
+    found = health.reasons({**GOOD, "r_hat": 1.5, "ess_bulk": 10.0, "divergent_fraction": 0.5})
+    assert len(found) == 3
+    assert health.verdict({**GOOD, "chains": 1, "r_hat": math.nan}) == ("ok", None)
