@@ -110,6 +110,34 @@ def test_a_failed_build_is_a_failed_row_for_each_of_its_jobs(nextflow, tmp_path)
     assert rows.loc[rows["status"] == "failed", "error"].iloc[0] == "its target failed to build"
 
 
+def resolved(nextflow_bin, profile: str, cwd: Path) -> str:
+    """``nextflow config -flat`` of a profile: the settings as Nextflow resolves them."""
+    result = subprocess.run([*nextflow_bin, "config", str(ROOT / "main.nf"), "-profile", profile, "-flat"],
+                            cwd=cwd, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_profiles_resolve_as_documented(nextflow_bin, tmp_path):
+    """Docker and Apptainer cannot run here; what Nextflow makes of their profiles can be checked."""
+    slurm = resolved(nextflow_bin, "slurm_a100", tmp_path)
+    # the GPU label keeps its resources and error strategy under the profile (a withLabel block
+    # inside a profile would have replaced them), and asks SLURM for the GRES
+    gpu = {line.split(" = ")[0].split(".", 2)[-1]: line.split(" = ", 1)[1] for line in slurm.splitlines()
+           if line.startswith("process.'withLabel:process_gpu'.")}
+    assert gpu["cpus"] == "4" and gpu["memory"] == "{ 16.GB * task.attempt }" and "'ignore'" in gpu["errorStrategy"]
+    assert "--gres=${params.gpu_gres}" in gpu["clusterOptions"] and "'cuda'" in gpu["ext.platform"]
+    assert "params.gpu = true" in slurm and "process.resourceLimits = [cpus:16, memory:'128.GB', time:'48.h']" in slurm
+    assert f"apptainer.runOptions = '-B {tmp_path}/.cache/lambda_hat_jax'" in slurm
+    assert "lambda-hat_0.1.0.sif" in slurm
+    docker = resolved(nextflow_bin, "local,docker", tmp_path)
+    assert f"-v {tmp_path}/.cache/lambda_hat_jax:{tmp_path}/.cache/lambda_hat_jax" in docker
+    assert "params.gpu = false" in docker and "lambda-hat:0.1.0-cpu" in docker
+    assert "-cpu.sif" in resolved(nextflow_bin, "slurm_cpu", tmp_path)
+    for text in (slurm, docker):
+        assert "accelerator" not in text                   # the local executor refuses it without GPUs
+
+
 def test_stub_run_fans_out_every_job(nextflow, tmp_path):
     run = nextflow("-profile", "test,local", "-stub-run")
     assert run.returncode == 0, run.output
