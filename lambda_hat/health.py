@@ -16,6 +16,8 @@ R_HAT_MAX = 1.01
 ESS_MIN = 100
 #: fraction of divergent transitions above this: the sampler missed part of the posterior
 DIVERGENT_MAX = 0.01
+#: Pareto k-hat of importance weights (tempered posterior over VI's q) above this: q is not close
+PARETO_K_MAX = 0.7
 
 STATUSES = ("ok", "suspect", "failed")
 
@@ -28,7 +30,9 @@ def reasons(fields: dict) -> list[str]:
     """Why a run's estimate is not to be trusted (empty when nothing is wrong).
 
     ``fields`` are the run's ``analysis.json`` entries: ``llc_std``, ``r_hat``, ``ess_bulk``,
-    ``chains`` and, where the sampler has them, ``divergent_fraction``.
+    ``chains``, ``algorithm`` and, where the sampler has them, ``divergent_fraction`` and
+    ``pareto_k``. A VI run without ``pareto_k`` has nothing that checks q against the posterior:
+    R-hat and ESS of iid draws say nothing about its bias (large on singular models).
     """
     found = []
     std, r_hat, ess = fields.get("llc_std"), fields.get("r_hat"), fields.get("ess_bulk")
@@ -43,6 +47,13 @@ def reasons(fields: dict) -> list[str]:
     divergent = fields.get("divergent_fraction")
     if finite(divergent) and divergent > DIVERGENT_MAX:
         found.append(f"{divergent:.1%} of transitions diverged (> {DIVERGENT_MAX:.0%})")
+    if fields.get("algorithm") == "vi":
+        pareto_k = fields.get("pareto_k")
+        if not finite(pareto_k):
+            found.append("VI's fit is not checked against the posterior (no Pareto k-hat); "
+                         "VI overestimates singular models, see docs/accuracy.md")
+        elif pareto_k > PARETO_K_MAX:
+            found.append(f"Pareto k-hat {pareto_k:.2f} > {PARETO_K_MAX}: q is far from the posterior")
     return found
 
 

@@ -32,3 +32,11 @@ def test_reasons_add_up_and_one_chain_has_no_r_hat_to_miss():
     found = health.reasons({**GOOD, "r_hat": 1.5, "ess_bulk": 10.0, "divergent_fraction": 0.5})
     assert len(found) == 3
     assert health.verdict({**GOOD, "chains": 1, "r_hat": math.nan}) == ("ok", None)
+
+
+def test_vi_is_suspect_until_its_fit_is_checked():
+    vi = {**GOOD, "algorithm": "vi"}
+    status, warnings = health.verdict(vi)
+    assert status == "suspect" and "no Pareto k-hat" in warnings
+    assert health.verdict({**vi, "pareto_k": 0.4}) == ("ok", None)
+    assert "Pareto k-hat 0.93 > 0.7" in health.verdict({**vi, "pareto_k": 0.93})[1]

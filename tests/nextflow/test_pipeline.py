@@ -39,7 +39,7 @@ def table(run) -> pd.DataFrame:
 
 
 def test_test_profile_gives_the_local_runners_numbers(nextflow, tmp_path):
-    run = nextflow("-profile", "test,local", launch=tmp_path / "nf")
+    run = nextflow("-profile", "test,local", "--promote", launch=tmp_path / "nf")
     assert run.returncode == 0, run.output
     piped = table(run)
     plan = yaml.safe_load(FIXTURE.read_text())
@@ -50,6 +50,10 @@ def test_test_profile_gives_the_local_runners_numbers(nextflow, tmp_path):
     for row in piped.itertuples():
         assert (run.outdir / "runs" / "targets" / row.target_id / f"run_{row.run_id}" / "analysis.json").is_file()
     assert run.statuses("RUN_SAMPLER") == ["COMPLETED"] * 4
+    # PROMOTE: the gallery has a row per job, with each status as in the table
+    page = (run.outdir / "gallery" / "index.html").read_text()
+    assert page.count('<tr class=run') == 4 and page.count("<td>ok</td>") == (piped["status"] == "ok").sum()
+    assert all(f"runs/{row.run_id}/index.html" in page for row in piped.itertuples())
 
     local = tmp_path / "local"
     config = write_config(local, plan)
