@@ -45,7 +45,8 @@ def run_folders(store_root: Path) -> list[Path]:
 
 
 def first_line(text: str | None) -> str:
-    return (text or "").strip().splitlines()[0] if (text or "").strip() else ""
+    lines = (text or "").strip().splitlines()
+    return lines[0] if lines else ""
 
 
 def finished(analysis: dict) -> bool:

@@ -19,8 +19,6 @@ DIVERGENT_MAX = 0.01
 #: Pareto k-hat of importance weights (tempered posterior over VI's q) above this: q is not close
 PARETO_K_MAX = 0.7
 
-STATUSES = ("ok", "suspect", "failed")
-
 
 def finite(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)

@@ -142,12 +142,12 @@ def sample(target_folder: Path, plan: dict, force: bool = False, progress=None,
             raise
         store.write_npz(folder / "trace.npz", trace)
         labels = meta.get("labels", {})
-        status, warnings = health.verdict(fields)
         analysis = {"target_id": meta["target_id"], "run_id": run_id, "sampler": record["sampler"],
-                    "algorithm": spec["algorithm"], "status": status, "warnings": warnings, **fields,
+                    "algorithm": spec["algorithm"], **fields,
                     "model": labels.get("model"), "data": labels.get("data"), "teacher": labels.get("teacher"),
                     "seed": meta["spec"]["seed"], "lambda_hat_version": __version__,
                     "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        analysis["status"], analysis["warnings"] = health.verdict(analysis)
         store.write_json(folder / "analysis.json", analysis)
         (folder / "error.json").unlink(missing_ok=True)
         return folder, True

@@ -68,6 +68,9 @@ def test_sweep_resume_and_table(sweep, tmp_path):
     dln = table[table["model"] == "dln"]
     assert dln["llc_true"].notna().all() and dln["llc_rel_error"].notna().all()
     assert table[table["model"] == "tiny"]["llc_true"].isna().all()
+    # VI has no check of its fit yet: never a plain ok, in the table or in the printed summary
+    assert (table.loc[table["algorithm"] == "vi", "status"] == "suspect").all()
+    assert all(" suspect " in line for line in result.stdout.splitlines() if "× vi[" in line)
     # the user's own analysis snippet works unchanged
     table.groupby("sampler")[["llc_mean", "llc_std", "ess_bulk"]].mean()
     # a second run does no work and touches no artifact
