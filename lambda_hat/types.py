@@ -21,9 +21,11 @@ Dtype = Literal["float32", "float64"]
 
 
 def field_(default: Any, *, minimum: float | None = None, exclusive: bool = False,
-           choices: tuple | None = None, doc: str = "") -> Any:
-    """A dataclass field carrying validation metadata (minimum, choices, doc)."""
-    metadata = {"minimum": minimum, "exclusive": exclusive, "choices": choices, "doc": doc}
+           maximum: float | None = None, below: bool = False, choices: tuple | None = None, doc: str = "") -> Any:
+    """A dataclass field carrying validation metadata: ``minimum`` (``exclusive``: strictly above it),
+    ``maximum`` (``below``: strictly below it), ``choices`` and ``doc``."""
+    metadata = {"minimum": minimum, "exclusive": exclusive, "maximum": maximum, "below": below,
+                "choices": choices, "doc": doc}
     if isinstance(default, (list, dict)):
         return field(default_factory=lambda: type(default)(default), metadata=metadata)
     return field(default=default, metadata=metadata)

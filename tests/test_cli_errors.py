@@ -53,6 +53,12 @@ def test_bad_targets(targets, message, write_yaml, tmp_path):
     ("[{ name: sgld, overrides: { precond: rms } }]", "'rms' is not one of none, rmsprop, adam"),
     ("[{ name: hmc, overrides: { chains: 0 } }]", "samplers[0].overrides.chains: must be >= 1, got 0"),
     ("[{ name: vi, overrides: { M: 2.5 } }]", "samplers[0].overrides.M: expected an integer, got 2.5"),
+    ("[{ name: hmc, overrides: { target_acceptance: 1.5 } }]",
+     "samplers[0].overrides.target_acceptance: must be < 1, got 1.5"),
+    ("[{ name: nuts, overrides: { target_acceptance: 0 } }]", "samplers[0].overrides.target_acceptance: must be > 0"),
+    ("[{ name: nuts, overrides: { max_tree_depth: 100 } }]", "samplers[0].overrides.max_tree_depth: must be <= 12"),
+    ("[{ name: hmc }, { name: sgld, overrides: { batch_size: 5000 } }]",
+     "samplers[1].overrides.batch_size: 5000 is larger than n = 100 of targets[0] (use 0 for full batch)"),
     ("[]", "samplers: expected a non-empty list"),
 ])
 def test_bad_samplers(samplers, message, write_yaml, tmp_path):

@@ -192,6 +192,7 @@ def load(path: str | Path) -> Experiments:
                 out.append(resolve(entry, index))
             except ConfigError as err:
                 problems += err.problems
+    problems += batch_problems(raw, targets, samplers)
     for key in ("store_root", "results"):
         if key in raw and not isinstance(raw[key], str):
             problems.append(f"{key}: expected a path, got {raw[key]!r}")
@@ -201,6 +202,26 @@ def load(path: str | Path) -> Experiments:
                        results=Path(raw.get("results", "results/llc_runs.parquet")), x64=x64,
                        targets=unique(targets, "target_id"), samplers=unique(samplers, "sampler_id"),
                        text=path.read_text())
+
+
+def batch_problems(raw: dict, targets: list, samplers: list) -> list[str]:
+    """A minibatch the user asked for must fit every target's data (0 means full batch).
+
+    A preset's default larger than n quietly becomes full batch; an explicit override is refused.
+    """
+    problems = []
+    for sampler in samplers:
+        index = raw["samplers"].index(sampler.entry)
+        asked = (sampler.entry.get("overrides") or {}).get("batch_size")
+        size = sampler.spec["settings"].get("batch_size", 0)
+        if asked is None or size <= 0:
+            continue
+        for target in targets:
+            if size > target.spec["data"]["n"]:
+                problems.append(f"samplers[{index}].overrides.batch_size: {size} is larger than n = "
+                                f"{target.spec['data']['n']} of targets[{raw['targets'].index(target.entry)}] "
+                                "(use 0 for full batch)")
+    return problems
 
 
 def unique(items: list, attribute: str) -> list:

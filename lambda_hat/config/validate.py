@@ -82,6 +82,10 @@ def check_field(field: dataclasses.Field, value: Any) -> tuple[Any, str | None]:
     if minimum is not None and (value < minimum or (meta.get("exclusive") and value == minimum)):
         bound = f"> {minimum:g}" if meta.get("exclusive") else f">= {minimum:g}"
         return None, f"must be {bound}, got {value!r}"
+    maximum = meta.get("maximum")
+    if maximum is not None and (value > maximum or (meta.get("below") and value == maximum)):
+        bound = f"< {maximum:g}" if meta.get("below") else f"<= {maximum:g}"
+        return None, f"must be {bound}, got {value!r}"
     return value, None
 
 

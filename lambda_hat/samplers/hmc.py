@@ -15,10 +15,12 @@ from lambda_hat.types import Algorithm, Problem, RunSettings, field_
 @dataclass(frozen=True)
 class Settings(RunSettings):
     num_integration_steps: int = field_(16, minimum=1, doc="leapfrog steps per proposal")
-    target_acceptance: float = field_(0.8, minimum=0.0, exclusive=True, doc="adaptation target")
+    target_acceptance: float = field_(0.8, minimum=0.0, exclusive=True, maximum=1.0, below=True,
+                                      doc="adaptation target, in (0, 1)")
     step_size: float = field_(0.0, minimum=0.0, doc="initial step size (0 = from curvature)")
     diagonal_mass: bool = field_(True, doc="diagonal (true) or dense (false) mass matrix")
-    step_jitter: float = field_(0.2, minimum=0.0, doc="step size drawn within (1 +- jitter) x adapted")
+    step_jitter: float = field_(0.2, minimum=0.0, maximum=1.0, below=True,
+                                doc="step size drawn within (1 +- jitter) x adapted")
 
 
 def adapted(kernel_factory, problem: Problem, settings, grad_evals_per_step, jitter: float = 0.0,

@@ -12,8 +12,9 @@ from lambda_hat.types import Algorithm, Problem, RunSettings, field_
 
 @dataclass(frozen=True)
 class Settings(RunSettings):
-    target_acceptance: float = field_(0.8, minimum=0.0, exclusive=True, doc="adaptation target")
-    max_tree_depth: int = field_(6, minimum=1, doc="at most 2**depth leapfrog steps per draw")
+    target_acceptance: float = field_(0.8, minimum=0.0, exclusive=True, maximum=1.0, below=True,
+                                      doc="adaptation target, in (0, 1)")
+    max_tree_depth: int = field_(6, minimum=1, maximum=12, doc="at most 2**depth leapfrog steps per draw")
     step_size: float = field_(0.0, minimum=0.0, doc="initial step size (0 = from curvature)")
     diagonal_mass: bool = field_(True, doc="diagonal (true) or dense (false) mass matrix")
 

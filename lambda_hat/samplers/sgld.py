@@ -27,11 +27,11 @@ class Settings(RunSettings):
     step_scale: float = field_(0.04, minimum=0.0, exclusive=True, doc="eps x largest curvature, when automatic")
     noise_ratio: float = field_(0.01, minimum=0.0, exclusive=True,
                                 doc="cap on (minibatch gradient noise / injected noise), when automatic")
-    batch_size: int = field_(256, minimum=0, doc="minibatch size (0 = full batch)")
+    batch_size: int = field_(256, minimum=0, doc="minibatch size (0, or the default on data of n <= 256: full batch)")
     thin: int = field_(10, minimum=1, doc="steps per kept draw")
     precond: str = field_("rmsprop", choices=("none", "rmsprop", "adam"), doc="preconditioner")
-    precond_decay: float = field_(0.999, minimum=0.0, doc="b2: decay of the squared-gradient average")
-    momentum_decay: float = field_(0.9, minimum=0.0, doc="b1: decay of the gradient average (adam)")
+    precond_decay: float = field_(0.999, minimum=0.0, maximum=1.0, below=True, doc="b2: decay of the squared-gradient average")
+    momentum_decay: float = field_(0.9, minimum=0.0, maximum=1.0, below=True, doc="b1: decay of the gradient average (adam)")
     precond_eps: float = field_(1e-8, minimum=0.0, exclusive=True, doc="a in P = 1 / (sqrt(v) + a)")
 
 
