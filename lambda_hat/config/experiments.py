@@ -55,6 +55,27 @@ def deep_merge(base: dict, update: dict) -> dict:
     return merged
 
 
+def merge_section(kind: str, base: dict, update: dict, path: str) -> dict:
+    """``base`` (a preset) updated by ``update`` (the user's keys) for one target section.
+
+    A model's hidden layers are given either as ``widths`` or as ``depth`` x ``width``: a user's
+    ``depth`` or ``width`` replaces the preset's ``widths`` (rather than being ignored beside it),
+    keeping the preset's layer count or its (equal) width where the user gave only one of the two.
+    Giving both forms at once, or a depth alone on a preset of unequal widths, is refused.
+    """
+    if kind == "model" and {"depth", "width"} & set(update):
+        if "widths" in update:
+            raise ConfigError([f"{path}: give widths (every hidden layer) or depth and width, not both"])
+        widths = base.get("widths")
+        base = {key: value for key, value in base.items() if key != "widths"}
+        if widths:
+            if "width" not in update and len(set(widths)) > 1:
+                raise ConfigError([f"{path}.depth: the preset's hidden widths {widths} differ; give width too, "
+                                   "or widths for every layer"])
+            base.update(depth=len(widths), width=widths[0])
+    return deep_merge(base, update)
+
+
 def section_mapping(kind: str, value, path: str, user_dir: Path | None) -> tuple[str, dict]:
     """``(label, mapping)`` of one target section given as a preset name or ``{preset: name, ...}``."""
     if value is None:
@@ -72,7 +93,7 @@ def section_mapping(kind: str, value, path: str, user_dir: Path | None) -> tuple
             return "custom", inline
         if not isinstance(name, str):
             raise ConfigError([f"{path}.preset: expected a preset name, got {name!r}"])
-        return name, deep_merge(presets.load(kind, name, path, user_dir), inline)
+        return name, merge_section(kind, presets.load(kind, name, path, user_dir), inline, path)
     raise ConfigError([f"{path}: expected a preset name or a mapping, got {value!r}"])
 
 
@@ -102,7 +123,12 @@ def resolve_target(entry, index: int, x64: bool, base_dir: Path, user_dir: Path 
             problems.append(f"{path}.overrides.{kind}: expected a mapping")
             continue
         where = {key: f"{path}.overrides.{kind}" for key in section_override}
-        value, found = build(cls, deep_merge(mapping, section_override), f"{path}.{kind}", where)
+        try:
+            merged = merge_section(kind, mapping, section_override, f"{path}.overrides.{kind}")
+        except ConfigError as err:
+            problems += err.problems
+            continue
+        value, found = build(cls, merged, f"{path}.{kind}", where)
         problems += found
         sections[kind] = value
     if problems:

@@ -18,9 +18,10 @@ class ModelSpec:
 
     in_dim: int = field_(4, minimum=1, doc="input dimension")
     out_dim: int = field_(1, minimum=1, doc="output dimension")
-    depth: int = field_(1, minimum=0, doc="hidden layers (ignored when widths is given)")
-    width: int = field_(8, minimum=1, doc="hidden width (ignored when widths is given)")
-    widths: list = field_([], doc="explicit hidden widths, e.g. [16, 16]")
+    depth: int = field_(1, minimum=0, doc="hidden layers, all of `width` (when widths is not given)")
+    width: int = field_(8, minimum=1, doc="hidden width (when widths is not given)")
+    widths: list | None = field_(None, doc="every hidden width, e.g. [16, 16]; [] for no hidden layer; "
+                                           "a depth or width override replaces a preset's widths")
     activation: str = field_("tanh", choices=ACTIVATIONS, doc="hidden activation")
     bias: bool = field_(True, doc="biases in every layer")
     skip: bool = field_(False, doc="residual skip connections between equal-width hidden layers")
@@ -28,7 +29,7 @@ class ModelSpec:
 
     def hidden(self) -> list[int]:
         """Hidden widths, from ``widths`` or ``depth`` x ``width``."""
-        return list(self.widths) if self.widths else [self.width] * self.depth
+        return list(self.widths) if self.widths is not None else [self.width] * self.depth
 
     def layer_widths(self) -> list[int]:
         """All widths, input and output included."""

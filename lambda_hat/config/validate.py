@@ -70,8 +70,13 @@ def coerce(kind: str, value: Any) -> tuple[Any, str | None]:
 
 
 def check_field(field: dataclasses.Field, value: Any) -> tuple[Any, str | None]:
-    """Coerce and range-check one field value."""
-    value, problem = coerce(str(field.type), value)
+    """Coerce and range-check one field value (``None`` where the field's type allows it)."""
+    kind = str(field.type)
+    if kind.endswith(" | None"):
+        if value is None:
+            return None, None
+        kind = kind.removesuffix(" | None")
+    value, problem = coerce(kind, value)
     if problem:
         return None, problem
     meta = field.metadata

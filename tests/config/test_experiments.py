@@ -115,3 +115,32 @@ def test_default_config_plans():
     experiments = load(Path(__file__).resolve().parents[2] / "config" / "experiments.yaml")
     assert len(experiments.targets) >= 2 and len(experiments.samplers) >= 5
     assert {s.spec["algorithm"] for s in experiments.samplers} == {"hmc", "nuts", "mclmc", "sgld", "vi"}
+
+
+def hidden_layers(text: str, write_yaml) -> list[list[int]]:
+    config = write_yaml("targets:\n" + text + "samplers: [{ name: hmc }]\n")
+    from lambda_hat.config.schema import ModelSpec
+
+    return [ModelSpec(**t.spec["model"]).hidden() for t in load(config).targets]
+
+
+def test_depth_and_width_overrides_take_effect(write_yaml):
+    layers = hidden_layers(
+        "  - { model: base, data: base, overrides: { model: { depth: 8 } } }\n"        # the preset's width, 8 layers
+        "  - { model: base, data: base, overrides: { model: { width: 4 } } }\n"        # the preset's 2 layers, width 4
+        "  - { model: { preset: small, depth: 3, width: 5 }, data: small }\n"
+        "  - { model: { preset: small, widths: [] }, data: small }\n", write_yaml)     # no hidden layer
+    assert layers == [[16] * 8, [4, 4], [5, 5, 5], []]
+
+
+@pytest.mark.parametrize("text, message", [
+    ("  - { model: small, data: small, overrides: { model: { depth: 2, widths: [3] } } }\n",
+     "targets[0].overrides.model: give widths (every hidden layer) or depth and width, not both"),
+    ("  - { model: large, data: small, overrides: { model: { depth: 2 } } }\n",
+     "targets[0].overrides.model.depth: the preset's hidden widths [48, 48, 32] differ; give width too"),
+])
+def test_ambiguous_layer_overrides_are_refused(text, message, write_yaml):
+    from lambda_hat.config.validate import ConfigError
+
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        hidden_layers(text, write_yaml)
