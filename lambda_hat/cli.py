@@ -49,6 +49,8 @@ def domain_errors(command):
             raise typer.Exit(1) from None
         except (DataError, StoreError, FileNotFoundError, ValueError) as err:
             fail(str(err))
+        except OSError as err:          # a folder that cannot be written: no traceback either
+            fail(f"{err.filename}: {err.strerror}" if err.filename else str(err))
 
     return wrapper
 

@@ -140,6 +140,8 @@ def collect(store_root: Path, out: Path, runs: list[Path] | None = None, plan: d
     """
     folders = [Path(r) for r in runs] if runs else run_folders(store_root)
     if plan is None:
+        if not runs and not Path(store_root).is_dir():
+            raise store.StoreError(f"{store_root}: no such store (name it with --store, or give run folders)")
         rows = scan(folders)
     else:
         jobs = plan.get("jobs")
@@ -149,6 +151,11 @@ def collect(store_root: Path, out: Path, runs: list[Path] | None = None, plan: d
             built = built_targets(store_root, {job["target_id"] for job in jobs})
         rows = sweep_rows(jobs, folders, built, store_root, missing)
     table = frame(rows)
+    if table.empty and Path(out).is_file():
+        kept = len(pd.read_parquet(out, columns=["run_id"]))
+        if kept:
+            raise store.StoreError(f"{out}: refusing to replace its {kept} rows with an empty table "
+                                   f"(no runs found in {store_root})")
     buffer = io.BytesIO()
     table.to_parquet(buffer, index=False)
     store.write_bytes(Path(out), buffer.getvalue())

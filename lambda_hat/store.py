@@ -47,8 +47,16 @@ def _jsonable(value):
     return value
 
 
+def file_mode() -> int:
+    """The mode a new file gets under the current umask (a temporary file starts at 0600)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically (temp file in the same folder, fsync, rename)."""
+    """Write ``data`` to ``path`` atomically (temp file in the same folder, fsync, rename), with the
+    mode the umask gives new files, so that others can read what the umask lets them."""
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -57,6 +65,7 @@ def write_bytes(path: Path, data: bytes) -> None:
             with os.fdopen(handle, "wb") as out:
                 out.write(data)
                 out.flush()
+                os.fchmod(out.fileno(), file_mode())
                 os.fsync(out.fileno())
             os.replace(temp, path)
         except BaseException:

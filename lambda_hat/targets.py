@@ -150,6 +150,7 @@ def build(plan: dict, store_root: Path, force: bool = False, log=None, data_file
                          "numpy": np.__version__},
         }
         store.write_json(folder / "meta.json", meta)
+        (folder / "error.json").unlink(missing_ok=True)      # a failed build's record, now stale
         return folder, True
 
 

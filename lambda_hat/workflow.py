@@ -65,8 +65,12 @@ class Summary:
         return "\n".join(lines)
 
 
-def _log_failure(name: str, text: str) -> None:
+def _log_failure(name: str, text: str | None) -> None:
+    """Write the job's traceback to ``logs/<name>.log``; ``None`` removes an earlier failure's log."""
     try:
+        if text is None:
+            (LOG_DIR / f"{name}.log").unlink(missing_ok=True)
+            return
         LOG_DIR.mkdir(parents=True, exist_ok=True)
         (LOG_DIR / f"{name}.log").write_text(text)
     except OSError:
@@ -82,6 +86,7 @@ def build_job(document: dict, store_root: str, force: bool) -> Outcome:
     try:
         runtime.configure()
         _, built = targets.build(document, Path(store_root), force=force)
+        _log_failure(f"build_{document['target_id']}", None)
         return Outcome("build", label, "ok" if built else "skipped", seconds=timer(),
                        target_id=document["target_id"])
     except Exception as err:  # noqa: BLE001 - isolate any failure to its own job
@@ -109,6 +114,7 @@ def sample_job(target_folder: str, document: dict, force: bool, update=None) -> 
     try:
         runtime.configure()
         folder, ran = sampling.sample(Path(target_folder), document, force=force, progress=update)
+        _log_failure(f"sample_{target_id}_{document['sampler_id']}", None)
         analysis = store.read_json(folder / "analysis.json")
         warnings = f"suspect: {analysis['warnings']}" if analysis.get("warnings") else ""
         status = ("suspect" if warnings else "ok") if ran else "skipped"
@@ -124,8 +130,15 @@ def _terminate(signum, frame):
 
 
 def write_retry(experiments, failed: list, config: Path) -> Path | None:
-    """``retry.yaml`` beside the config, holding only the targets and samplers of failed jobs."""
+    """``retry.yaml`` beside the config, holding only the targets and samplers of failed jobs.
+
+    With no failed job, a ``retry.yaml`` an earlier run of this config wrote is removed.
+    """
+    path = Path(config).parent / "retry.yaml"
     if not failed:
+        if path.resolve() != Path(config).resolve() and path.is_file() and \
+                path.read_text().startswith(f"# failed jobs of {config}\n"):
+            path.unlink()
         return None
     target_ids = {o.target_id for o in failed}
     sampler_ids = {o.sampler_id for o in failed if o.sampler_id}
@@ -136,7 +149,6 @@ def write_retry(experiments, failed: list, config: Path) -> Path | None:
     raw = yaml.safe_load(Path(config).read_text())
     document = {k: raw[k] for k in ("store_root", "results", "jax_enable_x64", "presets_dir") if k in raw}
     document.update(targets=targets, samplers=samplers)
-    path = Path(config).parent / "retry.yaml"
     store.write_bytes(path, ("# failed jobs of " + str(config) + "\n" +
                              yaml.safe_dump(document, sort_keys=False)).encode())
     return path

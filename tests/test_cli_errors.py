@@ -139,3 +139,17 @@ def test_a_missing_gpu_is_one_line_before_anything_runs(tmp_path):
     assert result.returncode == 1
     assert result.stderr.startswith("error: JAX_PLATFORMS=cuda but JAX finds no such device")
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_an_unwritable_output_folder_is_one_line(tmp_path):
+    from lambda_hat import collect
+
+    (tmp_path / "file").write_text("not a folder")
+    result = runner.invoke(app, ["plan", "--config", "config/experiments.yaml", "--out", str(tmp_path / "file" / "plan")])
+    assert result.exit_code == 1 and result.stderr.startswith("error: ")
+    row = collect.failed_job({"target_id": "tgt_a", "run_id": "1", "sampler": "hmc"}, "boom")
+    collect.frame([row]).to_parquet(tmp_path / "results.parquet")
+    result = runner.invoke(app, ["promote", "--store", str(tmp_path), "--results", str(tmp_path / "results.parquet"),
+                                 "--out", str(tmp_path / "file" / "gallery")])
+    assert result.exit_code == 1 and result.stderr.startswith("error: ")
+    assert "Traceback" not in result.output and len(result.stderr.strip().splitlines()) == 1

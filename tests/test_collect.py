@@ -70,3 +70,29 @@ def test_built_targets_default_to_the_store(tmp_path):
 def test_a_plan_without_jobs_is_refused(tmp_path):
     with pytest.raises(store.StoreError, match="no job list"):
         collect.collect(tmp_path, tmp_path / "out.parquet", plan={"targets": []})
+
+
+def test_a_mistyped_store_never_empties_a_table(tmp_path):
+    run_folder(tmp_path, "111111111111", ANALYSIS)
+    out = tmp_path / "results.parquet"
+    collect.collect(tmp_path, out)
+    with pytest.raises(store.StoreError, match="typo: no such store"):
+        collect.collect(tmp_path / "typo", out)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(store.StoreError, match="refusing to replace its 1 rows with an empty table"):
+        collect.collect(tmp_path / "empty", out)
+    assert len(pd.read_parquet(out)) == 1
+
+
+def test_files_follow_the_umask(tmp_path):
+    import os
+
+    previous = os.umask(0o022)
+    try:
+        store.write_json(tmp_path / "a.json", {})
+        os.umask(0o077)
+        store.write_json(tmp_path / "b.json", {})
+    finally:
+        os.umask(previous)
+    assert (tmp_path / "a.json").stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "b.json").stat().st_mode & 0o777 == 0o600

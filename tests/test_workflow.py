@@ -181,3 +181,26 @@ def test_interrupted_run_resumes_to_the_same_table(tmp_path):
     first = pd.read_parquet(tmp_path / "a" / "results" / "llc_runs.parquet").drop(columns=drop)
     second = pd.read_parquet(tmp_path / "b" / "results" / "llc_runs.parquet").drop(columns=drop)
     pd.testing.assert_frame_equal(first, second)
+
+
+def test_a_successful_retry_leaves_nothing_of_the_failure(sweep, tmp_path, monkeypatch):
+    from lambda_hat import sampling
+
+    real = sampling.estimate
+
+    def flaky(meta, params, arrays, spec, progress=None):
+        if spec["algorithm"] == "sgld":
+            raise RuntimeError("flaky node")
+        return real(meta, params, arrays, spec, progress)
+
+    config = {**SWEEP, "targets": SWEEP["targets"][:1], "samplers": SWEEP["samplers"][:2]}
+    monkeypatch.setattr(sampling, "estimate", flaky)
+    result, path = sweep(config)
+    assert result.exit_code == 1 and (path.parent / "retry.yaml").is_file()
+    assert list((tmp_path / "logs").glob("sample_*.log")) and list((tmp_path / "runs").rglob("error.json"))
+    monkeypatch.setattr(sampling, "estimate", real)
+    result, _ = sweep(config)
+    assert result.exit_code == 0, result.output
+    assert not (path.parent / "retry.yaml").exists()
+    assert not list((tmp_path / "logs").glob("*.log")) and not list((tmp_path / "runs").rglob("error.json"))
+    assert (pd.read_parquet(tmp_path / "results" / "llc_runs.parquet")["status"] != "failed").all()
