@@ -8,6 +8,7 @@ others, and Ctrl-C or SIGTERM stops between atomic writes, so the next run resum
 from __future__ import annotations
 
 import multiprocessing
+import os
 import signal
 import traceback
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -212,27 +213,48 @@ def _run_serial(experiments, store_root: Path, force: bool, summary: Summary, ba
             _record(summary, bars, sample_job(str(folder), sampler_document(sampler), force, update))
 
 
+def _worker_init() -> None:
+    """In each worker: Ctrl-C is the parent's to handle (it stops the workers itself), and the
+    worker dies with its parent, even one killed with SIGKILL (Linux ``PR_SET_PDEATHSIG``)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)     # PR_SET_PDEATHSIG = 1
+    except (OSError, AttributeError):
+        pass                                            # not Linux: workers may outlive a killed parent
+    if os.getppid() == 1:                               # the parent died before prctl took effect
+        os._exit(1)
+
+
+def _stop_workers(pool: ProcessPoolExecutor) -> None:
+    """Stop running jobs now (their writes are atomic: nothing half-written is left)."""
+    for process in list(getattr(pool, "_processes", {}).values()):
+        process.terminate()
+    pool.shutdown(wait=True, cancel_futures=True)
+
+
 def _run_pool(experiments, store_root: Path, jobs: int, force: bool, summary: Summary,
               bars: progress.SweepProgress) -> None:
     context = multiprocessing.get_context("spawn")     # JAX is not fork-safe
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_worker_init)
+    try:
         pending = {pool.submit(build_job, target_document(t), str(store_root), force): t
                    for t in experiments.targets}
-        try:
-            while pending:
-                done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for future in done:
-                    owner = pending.pop(future)
-                    outcome = _record(summary, bars, future.result())
-                    if outcome.kind != "build":
-                        continue
-                    folder = str(store.target_dir(store_root, owner.target_id))
-                    for sampler in experiments.samplers:
-                        if outcome.status == "failed":
-                            _record(summary, bars, blocked(owner, sampler))
-                        else:
-                            pending[pool.submit(sample_job, folder, sampler_document(sampler), force)] = owner
-        except KeyboardInterrupt:
-            for future in pending:
-                future.cancel()
-            raise
+        while pending:
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                owner = pending.pop(future)
+                outcome = _record(summary, bars, future.result())
+                if outcome.kind != "build":
+                    continue
+                folder = str(store.target_dir(store_root, owner.target_id))
+                for sampler in experiments.samplers:
+                    if outcome.status == "failed":
+                        _record(summary, bars, blocked(owner, sampler))
+                    else:
+                        pending[pool.submit(sample_job, folder, sampler_document(sampler), force)] = owner
+    except BaseException:
+        _stop_workers(pool)
+        raise
+    pool.shutdown(wait=True)

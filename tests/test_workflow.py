@@ -7,6 +7,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -204,3 +205,40 @@ def test_a_successful_retry_leaves_nothing_of_the_failure(sweep, tmp_path, monke
     assert not (path.parent / "retry.yaml").exists()
     assert not list((tmp_path / "logs").glob("*.log")) and not list((tmp_path / "runs").rglob("error.json"))
     assert (pd.read_parquet(tmp_path / "results" / "llc_runs.parquet")["status"] != "failed").all()
+
+
+@pytest.mark.parametrize("how", ["ctrl-c to the group", "sigterm", "sigkill"])
+def test_interrupting_parallel_workers_stops_them_all(tmp_path, how):
+    """With --jobs 2: Ctrl-C and SIGTERM exit 130 without waiting for running jobs, SIGKILL of the
+    main process takes its workers with it, and no worker is left behind; a rerun resumes."""
+    config = {**SWEEP, "samplers": [{"name": "hmc", "overrides": {"draws": 4000, "warmup": 300, "chains": 2}}]}
+    (tmp_path / "experiments.yaml").write_text(yaml.safe_dump(config))
+    command = [sys.executable, "-m", "lambda_hat.cli", "workflow", "llc", "--local", "--config", "experiments.yaml",
+               "--jobs", "2"]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen(command, cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True,
+                               start_new_session=True)
+    for line in process.stderr:          # both workers are up once a build has finished
+        if "build" in line and ": ok" in line:
+            break
+    workers = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()
+    assert workers
+    if how == "ctrl-c to the group":
+        os.killpg(process.pid, signal.SIGINT)
+    else:
+        os.kill(process.pid, signal.SIGTERM if how == "sigterm" else signal.SIGKILL)
+    process.communicate(timeout=120)     # a hang fails here
+    assert process.returncode == (-signal.SIGKILL if how == "sigkill" else 130)
+
+    def alive() -> list[str]:
+        return [pid for pid in workers if Path(f"/proc/{pid}/status").is_file()
+                and "zombie" not in Path(f"/proc/{pid}/status").read_text()]
+
+    for _ in range(100):
+        if not alive():
+            break
+        time.sleep(0.1)
+    assert not alive(), f"workers left running: {alive()}"
+    assert not list((tmp_path / "runs").rglob("*.tmp"))
+    resumed = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr
