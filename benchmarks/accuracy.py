@@ -23,7 +23,7 @@ from lambda_hat import runtime
 
 # (label, model overrides, teacher) on data n = 10 000, noise sigma = 0.5
 CASES = [
-    ("regular 10→2", {"in_dim": 10, "widths": [], "depth": 0, "out_dim": 2}, "_null"),
+    ("regular 10→2", {"in_dim": 10, "widths": [], "out_dim": 2}, "_null"),
     ("dln 5-5-5-5 r1", {"in_dim": 5, "widths": [5, 5], "out_dim": 5}, {"preset": "dln", "rank": 1}),
     ("dln 10-10-10 r2", {"in_dim": 10, "widths": [10], "out_dim": 10}, {"preset": "dln", "rank": 2}),
     ("dln 8-16-16-8 r3", {"in_dim": 8, "widths": [16, 16], "out_dim": 8}, {"preset": "dln", "rank": 3}),

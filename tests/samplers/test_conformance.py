@@ -25,7 +25,7 @@ TOLERANCE = {
 }
 TARGETS = {
     "regular": {"model": "small", "data": {"preset": "small", "n": 2000}, "seed": 3,
-                "overrides": {"model": {"in_dim": 4, "widths": [], "depth": 0, "out_dim": 1}}},
+                "overrides": {"model": {"in_dim": 4, "widths": [], "out_dim": 1}}},
     "dln": {"model": "dln", "data": {"preset": "small", "n": 2000}, "teacher": {"preset": "dln", "rank": 1},
             "seed": 3, "overrides": {"model": {"in_dim": 3, "widths": [3], "out_dim": 3}}},
 }
