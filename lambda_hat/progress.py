@@ -17,21 +17,67 @@ def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+class JobRate:
+    """Seconds left in a job's sampling phase, from the rate of its draws so far."""
+
+    def __init__(self) -> None:
+        self.first: tuple[float, int] | None = None
+
+    def __call__(self, done: int, total: int, phase: str) -> str:
+        if phase != "sampling":
+            self.first = None
+            return ""
+        now = time.perf_counter()
+        if self.first is None or done <= self.first[1]:
+            self.first = (now, done)
+            return ""
+        rate = (now - self.first[0]) / (done - self.first[1])
+        return f"{clock(rate * (total - done))} left"
+
+
+def clock(seconds: float) -> str:
+    seconds = int(round(seconds))
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+def eta(remaining: dict[str, int], seconds: dict[str, list[float]], workers: int = 1) -> float | None:
+    """Seconds left in a sweep: each kind's remaining jobs (``build``, ``sample``) times the mean
+    time that kind's finished jobs took, shared among the workers. ``None`` until every kind that
+    is left has a finished job to measure."""
+    if any(remaining[kind] and not seconds.get(kind) for kind in remaining):
+        return None
+    work = sum(count * sum(seconds[kind]) / len(seconds[kind]) for kind, count in remaining.items() if count)
+    return work / max(1, workers)
+
+
+def _columns():
+    from rich.progress import BarColumn, TextColumn, TimeElapsedColumn
+
+    return (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[count]}"),
+            TimeElapsedColumn(), TextColumn("{task.fields[eta]}"))
+
+
+def count(done: int, total: int, phase: str) -> str:
+    """``done/total`` while drawing; nothing while compiling or warming up (no draws yet)."""
+    return f"{done}/{total}" if phase == "sampling" else ""
+
+
 @contextmanager
-def bar(description: str) -> Iterator[Callable[[int, int], None]]:
-    """A ``progress(done, total)`` callback: a rich bar on a terminal, silent otherwise."""
+def bar(description: str) -> Iterator[Callable[[int, int, str], None]]:
+    """A ``progress(done, total, phase)`` callback: a rich bar on a terminal (the phase, then the
+    draws with the time left), silent otherwise."""
     if not interactive():
-        yield lambda done, total: None
+        yield lambda done, total, phase: None
         return
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import Progress
 
-    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                  TimeElapsedColumn(), TimeRemainingColumn(), transient=True,
-                  console=_console()) as progress:
-        task = progress.add_task(description, total=None)
+    with Progress(*_columns(), transient=True, console=_console()) as progress:
+        task = progress.add_task(description, total=None, eta="", count="")
+        rate = JobRate()
 
-        def update(done: int, total: int) -> None:
-            progress.update(task, completed=done, total=total)
+        def update(done: int, total: int, phase: str) -> None:
+            progress.update(task, description=f"{description}: {phase}", completed=done, total=total,
+                            count=count(done, total, phase), eta=rate(done, total, phase))
 
         yield update
 
@@ -55,25 +101,27 @@ class Timer:
 class SweepProgress:
     """Progress of a whole sweep on stderr.
 
-    On a terminal: one overall bar (jobs done, with ok / skipped / failed counts, elapsed, ETA)
-    and a bar for the current job's draws. Otherwise: one plain log line per finished job.
+    On a terminal: one overall bar (jobs done, with ok / suspect / skipped / failed counts,
+    elapsed, and the time left from the measured times of finished builds and runs) and a bar for
+    the current job (its phase: compiling, warm-up, then its draws). Otherwise: one plain log line
+    per finished job.
     """
 
-    def __init__(self, total: int):
-        self.total, self.done = total, 0
+    def __init__(self, builds: int, samples: int, workers: int = 1):
+        self.total, self.done, self.workers = builds + samples, 0, workers
+        self.remaining = {"build": builds, "sample": samples}
+        self.seconds: dict[str, list[float]] = {"build": [], "sample": []}
         self.counts = {"ok": 0, "suspect": 0, "skipped": 0, "failed": 0}
         self.progress = None
 
     def __enter__(self) -> "SweepProgress":
         if interactive():
-            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+            from rich.progress import Progress
 
-            self.progress = Progress(TextColumn("{task.description}"), BarColumn(),
-                                     TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
-                                     TimeRemainingColumn(), console=_console())
+            self.progress = Progress(*_columns(), console=_console())
             self.progress.start()
-            self.overall = self.progress.add_task(self._describe(), total=self.total)
-            self.current = self.progress.add_task("", total=None, visible=False)
+            self.overall = self.progress.add_task(self._describe(), total=self.total, eta="", count=f"0/{self.total}")
+            self.current = self.progress.add_task("", total=None, visible=False, eta="", count="")
         return self
 
     def __exit__(self, *exc) -> bool:
@@ -84,22 +132,37 @@ class SweepProgress:
     def _describe(self) -> str:
         return "sweep ({ok} ok, {suspect} suspect, {skipped} skipped, {failed} failed)".format(**self.counts)
 
-    def job(self, label: str) -> Callable[[int, int], None] | None:
-        """The draws callback of the job starting now (``None`` without a terminal)."""
+    def _eta(self) -> str:
+        left = eta(self.remaining, self.seconds, self.workers)
+        return "" if left is None else f"~{clock(left)} left"
+
+    def job(self, label: str) -> Callable[[int, int, str], None] | None:
+        """The progress callback of the job starting now (``None`` without a terminal)."""
         if not self.progress:
             return None
-        self.progress.update(self.current, description=f"  {label}", completed=0, total=None, visible=True)
-        return lambda done, total: self.progress.update(self.current, completed=done, total=total)
+        self.progress.reset(self.current, description=f"  {label}", visible=True, eta="", count="")   # its clock too
+        rate = JobRate()
+
+        def update(done: int, total: int, phase: str) -> None:
+            self.progress.update(self.current, description=f"  {label}: {phase}", completed=done, total=total,
+                                 count=count(done, total, phase), eta=rate(done, total, phase))
+
+        return update
 
     def finished(self, kind: str, label: str, status: str, seconds: float, message: str = "") -> None:
         self.done += 1
         self.counts["failed" if status in ("failed", "blocked") else status] += 1
+        self.remaining[kind] -= 1
+        if status != "blocked":
+            self.seconds[kind].append(seconds)
         reason = f": {message}" if message else ""
         line = f"[{self.done}/{self.total}] {kind} {label}: {status} ({seconds:.1f}s){reason}"
         if self.progress:
-            self.progress.update(self.overall, completed=self.done, description=self._describe())
+            self.progress.update(self.overall, completed=self.done, description=self._describe(), eta=self._eta(),
+                                 count=f"{self.done}/{self.total}")
             self.progress.update(self.current, visible=False)
             if status in ("failed", "blocked", "suspect"):
                 self.progress.console.print(line)
         else:
-            log(line)
+            left = self._eta()
+            log(line + (f"; {left}" if left and self.done < self.total else ""))

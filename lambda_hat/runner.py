@@ -20,6 +20,7 @@ from lambda_hat.types import Algorithm, Array
 Factory = Callable[[Any], tuple[Algorithm, Callable[[Array], Array], Array]]
 
 _COMPILED: dict[str, tuple[Callable, Callable]] = {}
+_EXECUTABLES: dict[tuple, Any] = {}
 
 
 class Chains(NamedTuple):
@@ -63,11 +64,12 @@ def compiled(factory: Factory, cache_key: str, chunk: int) -> tuple[Callable, Ca
 
 def run_chains(factory: Factory, context: Any, key: jax.Array, num_chains: int, num_draws: int,
                *, cache_key: str, chunk: int = 0,
-               progress: Callable[[int, int], None] | None = None) -> Chains:
+               progress: Callable[[int, int, str], None] | None = None) -> Chains:
     """Warm up (adapt or fit) and draw ``num_draws`` per chain for ``num_chains`` chains.
 
     Draw ``i`` of a chain uses ``fold_in(chain_key, i)``, so results do not depend on ``chunk``.
-    ``progress(done, total)`` is called after warm-up (done = 0) and after every chunk.
+    ``progress(done, total, phase)`` is called as each phase starts (``compiling``, ``warm-up``,
+    ``compiling draws``, with done = 0) and after every chunk of draws (``sampling``).
     """
     chunk = chunk or max(1, math.ceil(num_draws / 20))
     chunk = min(chunk, num_draws)
@@ -82,21 +84,36 @@ def uses_float64(context: Any) -> bool:
                for leaf in jax.tree.leaves(context))
 
 
+def executable(function: Callable, *args):
+    """``function`` compiled ahead of time for these arguments' shapes, kept for the next call.
+
+    Compiling apart from running lets progress tell the two phases apart.
+    """
+    leaves, tree = jax.tree.flatten(args)
+    signature = (function, tree, tuple((np.shape(leaf), jnp.result_type(leaf)) for leaf in leaves))
+    if signature not in _EXECUTABLES:
+        _EXECUTABLES[signature] = function.lower(*args).compile()
+    return _EXECUTABLES[signature]
+
+
 def _run(factory, context, key, num_chains, num_draws, cache_key, chunk, progress) -> Chains:
+    report = progress or (lambda done, total, phase: None)
     warmup, advance = compiled(factory, cache_key, chunk)
     warm_key, draw_key = jax.random.split(key)
-    states, params, warm_info = warmup(context, jax.random.split(warm_key, num_chains))
+    warm_keys = jax.random.split(warm_key, num_chains)
+    report(0, num_draws, "compiling")
+    warmup = executable(warmup, context, warm_keys)
+    report(0, num_draws, "warm-up")
+    states, params, warm_info = jax.block_until_ready(warmup(context, warm_keys))
     chain_keys = jax.random.split(draw_key, num_chains)
-    if progress:
-        jax.block_until_ready(states)
-        progress(0, num_draws)
+    report(0, num_draws, "compiling draws")
+    advance = executable(advance, context, states, params, chain_keys, 0)
     losses, infos = [], []
     for first in range(0, num_draws, chunk):
         states, (loss, info) = advance(context, states, params, chain_keys, first)
         losses.append(np.asarray(loss))
         infos.append(jax.tree.map(np.asarray, info))
-        if progress:
-            progress(min(first + chunk, num_draws), num_draws)
+        report(min(first + chunk, num_draws), num_draws, "sampling")
     loss = np.concatenate(losses, axis=1)[:, :num_draws]
     info = {name: np.concatenate([i[name] for i in infos], axis=1)[:, :num_draws] for name in infos[0]}
     warm_info = jax.tree.map(np.asarray, dict(warm_info))

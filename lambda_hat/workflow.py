@@ -105,7 +105,7 @@ def build_job(document: dict, store_root: str, force: bool) -> Outcome:
 def sample_job(target_folder: str, document: dict, force: bool, update=None) -> Outcome:
     """One sampling job, with its failure caught and logged (``error.json`` is written by sampling).
 
-    ``update(done, total)`` follows the draws (in-process runs only).
+    ``update(done, total, phase)`` follows its phases and draws (in-process runs only).
     """
     from lambda_hat import runtime, sampling
 
@@ -164,9 +164,8 @@ def run_local(config: Path, jobs: int = 1, force: bool = False, promote: bool = 
     store_root = experiments.store_root
     summary = Summary()
     previous = signal.signal(signal.SIGTERM, _terminate)
-    total = len(experiments.targets) * (1 + len(experiments.samplers))
     try:
-        with progress.SweepProgress(total) as bars:
+        with progress.SweepProgress(counts["n_targets"], counts["sampling_jobs"], jobs) as bars:
             if jobs > 1:
                 _run_pool(experiments, store_root, jobs, force, summary, bars)
             else:
