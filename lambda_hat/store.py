@@ -7,6 +7,7 @@ their presence marks a finished artifact.
 
 from __future__ import annotations
 
+import fcntl
 import io
 import json
 import math
@@ -19,7 +20,6 @@ from pathlib import Path
 from typing import Iterator
 
 import numpy as np
-from filelock import FileLock, Timeout
 
 
 class StoreError(Exception):
@@ -135,9 +135,12 @@ def finished(marker: Path, *others: Path, required: tuple[str, ...] = ()) -> boo
 
 
 @contextmanager
-def locked(directory: Path, timeout: float = -1, enabled: bool = True) -> Iterator[None]:
-    """Hold an exclusive lock on an artifact folder (``<folder>.lock`` beside it).
+def locked(directory: Path, enabled: bool = True) -> Iterator[None]:
+    """Hold an exclusive lock on an artifact folder (``<folder>.lock`` beside it, removed after).
 
+    The holder removes the lock file before it lets go, and a waiter that then gets the lock
+    checks that its file is still the one at that path (else it locks the new one), so no empty
+    lock files are left behind and no two processes ever hold the same lock.
     ``enabled=False`` skips the lock: for a folder only this process writes (a Nextflow task's
     own folder), and for filesystems that have no ``flock`` (Lustre mounted ``noflock``).
     """
@@ -149,15 +152,32 @@ def locked(directory: Path, timeout: float = -1, enabled: bool = True) -> Iterat
     if not enabled:
         yield
         return
-    lock = FileLock(str(directory) + ".lock", timeout=timeout)
-    try:
-        lock.acquire()
-    except Timeout:
-        raise StoreError(f"{directory}: locked by another process") from None
-    except OSError as err:
-        raise StoreError(f"cannot lock {directory}: {err.strerror or err} (a filesystem without flock? "
-                         "where only one process writes, pass --no-lock)") from None
+    path = Path(f"{directory}.lock")
+    handle = _acquire(path)
     try:
         yield
     finally:
-        lock.release()
+        path.unlink(missing_ok=True)
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        os.close(handle)
+
+
+def _acquire(path: Path) -> int:
+    """An open descriptor of ``path`` holding its exclusive ``flock`` (blocks until free)."""
+    while True:
+        try:
+            handle = os.open(path, os.O_RDWR | os.O_CREAT, file_mode())
+        except OSError as err:
+            raise StoreError(f"cannot create {path}: {err.strerror or err}") from None
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        except OSError as err:
+            os.close(handle)
+            raise StoreError(f"cannot lock {path.with_suffix('')}: {err.strerror or err} (a filesystem without "
+                             "flock? where only one process writes, pass --no-lock)") from None
+        try:
+            if os.fstat(handle).st_ino == os.stat(path).st_ino:
+                return handle
+        except FileNotFoundError:
+            pass
+        os.close(handle)            # the previous holder removed this file: lock the current one

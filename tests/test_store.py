@@ -1,11 +1,13 @@
-"""Locks: skipped where asked, and one clear error where the filesystem has no flock."""
+"""Locks: exclusive, no litter, skipped where asked, one clear error where the filesystem has no flock."""
 
 from __future__ import annotations
 
 import errno
+import multiprocessing
+import time
+from pathlib import Path
 
 import pytest
-from filelock import FileLock
 
 from lambda_hat import store
 
@@ -20,7 +22,7 @@ def test_a_filesystem_without_flock_gives_one_line(tmp_path, monkeypatch):
     def refuse(self, *args, **kwargs):
         raise OSError(errno.ENOSYS, "Function not implemented")
 
-    monkeypatch.setattr(FileLock, "acquire", refuse)
+    monkeypatch.setattr(store.fcntl, "flock", refuse)
     with pytest.raises(store.StoreError, match="cannot lock .*run_x: Function not implemented .*--no-lock"):
         with store.locked(tmp_path / "run_x"):
             pass
@@ -31,3 +33,27 @@ def test_an_incomplete_marker_is_not_finished(tmp_path, capsys):
     assert not store.finished(tmp_path / "analysis.json", required=("run_id", "llc_mean"))
     assert "incomplete (no llc_mean)" in capsys.readouterr().err
     assert store.finished(tmp_path / "analysis.json", required=("run_id",))
+
+
+def _hold(folder: str, log: str, name: str) -> None:
+    with store.locked(Path(folder)):
+        with open(log, "a") as out:
+            out.write(f"{name} in\n")
+        time.sleep(0.3)
+        with open(log, "a") as out:
+            out.write(f"{name} out\n")
+
+
+def test_holders_never_overlap_and_leave_no_lock_file(tmp_path):
+    log = tmp_path / "log"
+    context = multiprocessing.get_context("spawn")
+    workers = [context.Process(target=_hold, args=(str(tmp_path / "run_x"), str(log), str(i))) for i in range(4)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(60)
+    lines = log.read_text().split("\n")[:-1]
+    assert len(lines) == 8
+    for first, second in zip(lines[::2], lines[1::2]):      # every "in" is followed by its own "out"
+        assert first.split()[0] == second.split()[0] and first.endswith("in") and second.endswith("out")
+    assert not list(tmp_path.glob("*.lock"))
