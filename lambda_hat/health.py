@@ -16,6 +16,8 @@ R_HAT_MAX = 1.01
 ESS_MIN = 100
 #: fraction of divergent transitions above this: the sampler missed part of the posterior
 DIVERGENT_MAX = 0.01
+#: mean acceptance further than this from the adaptation's target: the step size did not adapt
+ACCEPTANCE_GAP = 0.2
 #: Pareto k-hat of importance weights (tempered posterior over VI's q) above this: q is not close
 PARETO_K_MAX = 0.7
 
@@ -28,8 +30,8 @@ def reasons(fields: dict) -> list[str]:
     """Why a run's estimate is not to be trusted (empty when nothing is wrong).
 
     ``fields`` are the run's ``analysis.json`` entries: ``llc_std``, ``r_hat``, ``ess_bulk``,
-    ``chains``, ``algorithm`` and, where the sampler has them, ``divergent_fraction`` and
-    ``pareto_k``. A VI run without ``pareto_k`` has nothing that checks q against the posterior:
+    ``chains``, ``algorithm`` and, where the sampler has them, ``divergent_fraction``,
+    ``acceptance_rate`` with ``target_acceptance``, and ``pareto_k``. A VI run without ``pareto_k`` has nothing that checks q against the posterior:
     R-hat and ESS of iid draws say nothing about its bias (large on singular models).
     """
     found = []
@@ -45,6 +47,9 @@ def reasons(fields: dict) -> list[str]:
     divergent = fields.get("divergent_fraction")
     if finite(divergent) and divergent > DIVERGENT_MAX:
         found.append(f"{divergent:.1%} of transitions diverged (> {DIVERGENT_MAX:.0%})")
+    accepted, target = fields.get("acceptance_rate"), fields.get("target_acceptance")
+    if finite(accepted) and finite(target) and abs(accepted - target) > ACCEPTANCE_GAP:
+        found.append(f"acceptance {accepted:.2f} is far from its target {target:.2f}")
     if fields.get("algorithm") == "vi":
         pareto_k = fields.get("pareto_k")
         if not finite(pareto_k):

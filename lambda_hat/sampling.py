@@ -77,6 +77,8 @@ def estimate(meta: dict, params: dict, arrays: dict, sampler_spec: dict, progres
         raise SamplerFailure(f"{bad} of {llc.size} draws are NaN or inf (the chains diverged; "
                              f"try a smaller step_size)")
     extra = sampler_diagnostics(chains.info, chains.warmup_info)
+    if "acceptance_rate" in extra and hasattr(settings, "target_acceptance"):
+        extra["target_acceptance"] = settings.target_acceptance
     if extra.get("divergent_fraction", 0.0) > MAX_DIVERGENT_FRACTION:
         raise SamplerFailure(f"{extra['divergent_fraction']:.0%} of transitions diverged")
     stats = summary(llc)

@@ -14,6 +14,7 @@ GOOD = {"llc_std": 1.2, "r_hat": 1.002, "ess_bulk": 850.0, "chains": 4, "diverge
 def test_a_run_with_good_diagnostics_is_ok():
     assert health.verdict(GOOD) == ("ok", None)
     assert health.verdict({**GOOD, "r_hat": health.R_HAT_MAX, "ess_bulk": health.ESS_MIN}) == ("ok", None)
+    assert health.verdict({**GOOD, "acceptance_rate": 0.92, "target_acceptance": 0.8}) == ("ok", None)
 
 
 @pytest.mark.parametrize("change, reason", [
@@ -22,6 +23,7 @@ def test_a_run_with_good_diagnostics_is_ok():
     ({"llc_std": 0.0, "r_hat": math.nan, "ess_bulk": math.nan}, "the chains did not move"),
     ({"r_hat": math.nan}, "no R-hat (the chains did not vary)"),
     ({"divergent_fraction": 0.026}, "2.6% of transitions diverged (> 1%)"),
+    ({"acceptance_rate": 0.99, "target_acceptance": 0.6}, "acceptance 0.99 is far from its target 0.60"),
 ])
 def test_each_reason_makes_a_run_suspect(change, reason):
     status, warnings = health.verdict({**GOOD, **change})
