@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import os
 import shutil
+import socket
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -79,6 +80,18 @@ def nextflow(nextflow_bin, tmp_path):
     return run
 
 
+def free_ports(count: int) -> list[int]:
+    """Ports nothing listens on now (so that a cluster left over by an earlier run is no obstacle)."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
 @pytest.fixture(scope="session")
 def slurm():
     """A one-node SLURM (tests/nextflow/slurm_local.sh) with partitions ``debug`` and ``a100`` and a
@@ -95,7 +108,9 @@ def slurm():
     # not under pytest's temporary folder: that is private to root, and munged runs as `munge`
     base = Path(tempfile.mkdtemp(prefix="lambda-hat-slurm-"))
     script = ROOT / "tests" / "nextflow" / "slurm_local.sh"
-    started = subprocess.run(["bash", str(script), "up", str(base)], capture_output=True, text=True, timeout=120)
+    env = {**os.environ, "SLURM_LOCAL_PORTS": " ".join(str(port) for port in free_ports(2))}
+    started = subprocess.run(["bash", str(script), "up", str(base)], capture_output=True, text=True, timeout=120,
+                             env=env)
     assert started.returncode == 0, started.stdout + started.stderr
     previous = os.environ.get("SLURM_CONF")
     os.environ["SLURM_CONF"] = str(base / "slurm.conf")

@@ -6,7 +6,8 @@
 #   tests/nextflow/slurm_local.sh up   DIR    # start; prints the SLURM_CONF to export
 #   tests/nextflow/slurm_local.sh down DIR    # stop the daemons it started
 #
-# Partitions: `debug` (default) and `a100`, both on this node.
+# Partitions: `debug` (default) and `a100`, both on this node. Ports: $SLURM_LOCAL_PORTS (two,
+# "CTLD SLURMD"), default "16817 16818".
 set -euo pipefail
 action="${1:?usage: slurm_local.sh up|down DIR}"
 base="$(mkdir -p "${2:?usage: slurm_local.sh up|down DIR}" && cd "$2" && pwd)"
@@ -23,7 +24,8 @@ down() {
 }
 
 up() {
-    local host cpus memory
+    local host cpus memory ctld_port slurmd_port
+    read -r ctld_port slurmd_port <<< "${SLURM_LOCAL_PORTS:-16817 16818}"
     host="$(hostname -s)"
     cpus="$(nproc)"
     memory=$(( $(awk '/MemTotal/ {print $2}' /proc/meminfo) / 1024 - 1024 ))
@@ -53,8 +55,8 @@ SlurmctldPidFile=$base/run/slurmctld.pid
 SlurmdPidFile=$base/run/slurmd.pid
 SlurmctldLogFile=$base/log/slurmctld.log
 SlurmdLogFile=$base/log/slurmd.log
-SlurmctldPort=16817
-SlurmdPort=16818
+SlurmctldPort=$ctld_port
+SlurmdPort=$slurmd_port
 ProctrackType=proctrack/linuxproc
 TaskPlugin=task/none
 JobAcctGatherType=jobacct_gather/none
