@@ -114,6 +114,15 @@ def test_a_failed_build_is_a_failed_row_for_each_of_its_jobs(nextflow, tmp_path)
     assert rows.loc[rows["status"] == "failed", "error"].iloc[0] == "its target failed to build"
 
 
+def test_when_every_job_fails_the_table_still_comes(nextflow, tmp_path):
+    config = write_config(tmp_path / "config", {"targets": [TINY_TARGETS[0]], "samplers": [DIVERGING]})
+    run = nextflow("-profile", "local", "--config", str(config))
+    assert run.returncode != 0
+    assert run.statuses("COLLECT") == ["COMPLETED"]            # it ran on an empty list of runs
+    rows = table(run)
+    assert len(rows) == 1 and rows["status"].iloc[0] == "failed" and "RUN_SAMPLER task failed" in rows["error"].iloc[0]
+
+
 def resolved(nextflow_bin, profile: str, cwd: Path) -> str:
     """``nextflow config -flat`` of a profile: the settings as Nextflow resolves them."""
     result = subprocess.run([*nextflow_bin, "config", str(ROOT / "main.nf"), "-profile", profile, "-flat"],
