@@ -216,11 +216,14 @@ def test_interrupting_parallel_workers_stops_them_all(tmp_path, how):
     command = [sys.executable, "-m", "lambda_hat.cli", "workflow", "llc", "--local", "--config", "experiments.yaml",
                "--jobs", "2"]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    # as from a terminal: Ctrl-C's default handler, even where pytest was started with SIGINT ignored
-    # (a background job of a script), which Python would otherwise keep
-    process = subprocess.Popen(command, cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True,
-                               start_new_session=True,
-                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    # as from a terminal: the child must not inherit an ignored SIGINT (pytest run as a background
+    # job of a script has one, and Python would keep it); a handler here resets to the default on exec
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        process = subprocess.Popen(command, cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True,
+                                   start_new_session=True)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     for line in process.stderr:          # both workers are up once a build has finished
         if "build" in line and ": ok" in line:
             break
