@@ -2,8 +2,8 @@
 # The project's test command (README, .ci/run): the Python tests, the Nextflow layer's static
 # checks, and real Nextflow runs of the pipeline (local and through a one-node SLURM where root
 # can start one); then nf-test where it is installed.
-#   bash scripts/test.sh                 # everything (about 15 minutes on 2 cores)
-#   bash scripts/test.sh -m "not nextflow and not slow"     # the quick subset
+#   bash scripts/test.sh                   # everything (about 14 minutes on 2 cores)
+#   bash scripts/test.sh -m "not nextflow"  # day-to-day: all but the Nextflow runs (about 5 minutes)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export JAX_PLATFORMS=cpu
@@ -19,5 +19,5 @@ if command -v nextflow >/dev/null && command -v nf-test >/dev/null; then
     nf-test test --profile test,local
 else
     echo "== nf-test SKIPPED: nf-test is not installed (it is in no registry our machines reach). The pipeline"
-    echo "   itself ran above with real Nextflow (tests/nextflow/test_pipeline.py) unless pytest said it skipped."
+    echo "   itself ran above with real Nextflow (tests/nextflow/test_pipeline.py) unless those tests were skipped or deselected."
 fi
