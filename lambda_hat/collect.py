@@ -51,7 +51,7 @@ def first_line(text: str | None) -> str:
 
 def finished(analysis: dict) -> bool:
     """Whether an ``analysis.json`` holds an estimate (an empty or truncated one does not)."""
-    return all(key in analysis for key in ("target_id", "run_id", "llc_mean", "llc_sem"))
+    return all(key in analysis for key in store.ANALYSIS_KEYS)
 
 
 def read_run(run: Path) -> dict | None:

@@ -72,14 +72,18 @@ def bar(description: str) -> Iterator[Callable[[int, int, str], None]]:
     from rich.progress import Progress
 
     with Progress(*_columns(), transient=True, console=_console()) as progress:
-        task = progress.add_task(description, total=None, eta="", count="")
-        rate = JobRate()
+        yield follow(progress, progress.add_task(description, total=None, eta="", count=""), description)
 
-        def update(done: int, total: int, phase: str) -> None:
-            progress.update(task, description=f"{description}: {phase}", completed=done, total=total,
-                            count=count(done, total, phase), eta=rate(done, total, phase))
 
-        yield update
+def follow(progress, task, label: str) -> Callable[[int, int, str], None]:
+    """The ``(done, total, phase)`` callback that shows one job's phase and draws in a rich task."""
+    rate = JobRate()
+
+    def update(done: int, total: int, phase: str) -> None:
+        progress.update(task, description=f"{label}: {phase}", completed=done, total=total,
+                        count=count(done, total, phase), eta=rate(done, total, phase))
+
+    return update
 
 
 def _console():
@@ -141,13 +145,7 @@ class SweepProgress:
         if not self.progress:
             return None
         self.progress.reset(self.current, description=f"  {label}", visible=True, eta="", count="")   # its clock too
-        rate = JobRate()
-
-        def update(done: int, total: int, phase: str) -> None:
-            self.progress.update(self.current, description=f"  {label}: {phase}", completed=done, total=total,
-                                 count=count(done, total, phase), eta=rate(done, total, phase))
-
-        return update
+        return follow(self.progress, self.current, f"  {label}")
 
     def finished(self, kind: str, label: str, status: str, seconds: float, message: str = "") -> None:
         self.done += 1

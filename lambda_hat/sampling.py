@@ -128,8 +128,7 @@ def sample(target_folder: Path, plan: dict, force: bool = False, progress=None,
     run_id = ids.run_id(meta["target_id"], spec)
     folder = Path(out or target_folder) / f"run_{run_id}"
     with store.locked(folder, enabled=lock):
-        if not force and store.finished(folder / "analysis.json", folder / "trace.npz",
-                                        required=("run_id", "llc_mean", "llc_sem")):
+        if not force and store.finished(folder / "analysis.json", folder / "trace.npz", required=store.ANALYSIS_KEYS):
             return folder, False
         (folder / "analysis.json").unlink(missing_ok=True)
         record = {"target_id": meta["target_id"], "run_id": run_id, "sampler": plan.get("name", spec["algorithm"]),

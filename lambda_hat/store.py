@@ -22,6 +22,10 @@ from typing import Iterator
 import numpy as np
 
 
+#: what a run's ``analysis.json`` must hold to count as a finished run (an estimate)
+ANALYSIS_KEYS = ("target_id", "run_id", "llc_mean", "llc_sem")
+
+
 class StoreError(Exception):
     """An artifact that cannot be read or written (corrupt file, read-only store, full disk)."""
 
