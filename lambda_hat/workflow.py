@@ -20,6 +20,7 @@ import yaml
 from lambda_hat import progress, store
 from lambda_hat.config import load
 from lambda_hat.config.plan import describe, sampler_document, target_document, write
+from lambda_hat.config.plan import jobs as jobs_of   # `jobs` is run_local's worker count
 
 LOG_DIR = Path("logs")
 
@@ -177,7 +178,7 @@ def run_local(config: Path, jobs: int = 1, force: bool = False, promote: bool = 
         signal.signal(signal.SIGTERM, previous)
     from lambda_hat.collect import collect
 
-    table = collect(store_root, experiments.results, plan=store.read_json(Path(plan_dir) / "plan.json"))
+    table = collect(store_root, experiments.results, plan={"jobs": jobs_of(experiments)})
     summary.results, summary.rows = experiments.results, len(table)
     summary.retry = write_retry(experiments, summary.failed, config)
     if promote:
