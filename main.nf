@@ -5,7 +5,8 @@
  *   nextflow run main.nf -profile test,local[,docker]
  * Every process calls the `lambda-hat` CLI; config logic lives in Python only.
  * A failed build or run fails alone: its job gets status 'failed' in the results table, the run
- * goes on, and the exit status is non-zero (workflow.failOnIgnore); -resume reruns exactly those.
+ * goes on, and the exit status is non-zero; -resume reruns failed tasks (a run that failed inside
+ * a finished task, e.g. by diverging, fails the same way again until its spec changes).
  */
 include { LLC                                  } from './workflows/llc'
 include { checkParams; closingSummary; codeVersion } from './workflows/utils'
@@ -18,6 +19,10 @@ workflow {
     file(params.compilation_cache).mkdirs()
     log.info "lambda-hat ${code}: sweep ${config}"
 
-    LLC ( config, code, params.promote )
+    LLC ( config, code, params.promote, params.runs_per_task )
     LLC.out.summary.view { summary -> closingSummary(summary.text.trim(), params.outdir) }
+        // a run that failed inside its task (error.json) leaves the task completed: fail the run here,
+        // once the table is written and published
+        .filter { summary -> summary.text.contains('\nfailed: ') }
+        .subscribe { _summary -> error("some jobs failed: see the table's 'error' column") }
 }

@@ -12,6 +12,8 @@ from typing import Optional
 
 import typer
 
+from lambda_hat import DEFAULT_BATCH
+
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_show_locals=False,
                   help="Estimate local learning coefficients for sweeps of targets x samplers.")
 workflow_app = typer.Typer(no_args_is_help=True, help="Run whole sweeps.")
@@ -72,13 +74,15 @@ def read_plan_file(path: Path, kind: str) -> dict:
 def plan(config: Path = typer.Option(Path("config/experiments.yaml"), help="sweep file"),
          out: Path = typer.Option(Path("plan"), help="folder for the plan files"),
          inputs: Optional[Path] = typer.Option(None, help="also write a CSV (target_id,path) of the user data files "
-                                                          "the targets read, for a workflow engine to stage")) -> None:
-    """Resolve and validate a sweep; write one spec file per target and per sampler."""
+                                                          "the targets read, for a workflow engine to stage"),
+         runs_per_task: int = typer.Option(DEFAULT_BATCH, min=1, help="sampler runs per task (tasks/ folders)")) -> None:
+    """Resolve and validate a sweep; write one spec file per target and per sampler, and the
+    sampler specs of each task (a target's runs that one process draws, batched where it can)."""
     from lambda_hat import config as configuration
     from lambda_hat.config.plan import data_inputs, describe, write
 
     experiments = configuration.load(config)
-    typer.echo(describe(write(experiments, out)))
+    typer.echo(describe(write(experiments, out, runs_per_task)))
     if inputs is not None:
         data_inputs(experiments, inputs)
 
@@ -105,32 +109,45 @@ def build(spec: Path = typer.Option(..., help="plan/targets/tgt_*.json"),
 @app.command()
 @domain_errors
 def sample(target: Path = typer.Option(..., help="target folder <store>/targets/<target_id>"),
-           spec: Path = typer.Option(..., help="plan/samplers/smp_*.json"),
+           spec: list[Path] = typer.Option(..., help="plan/samplers/smp_*.json (repeat for several runs)"),
            force: bool = typer.Option(False, help="rerun a finished run"),
            out: Optional[Path] = typer.Option(None, help="write run_<run_id>/ here instead of in the target folder"),
-           lock: bool = typer.Option(True, help="lock the run folder (--no-lock where only this process writes)")) -> None:
-    """Stage B: run one sampler on one target; write run_<run_id>/ (analysis.json, trace.npz)."""
+           lock: bool = typer.Option(True, help="lock the run folders (--no-lock where only this process writes)"),
+           batch: int = typer.Option(0, min=0, help="runs per compiled batch (0: every run of one program)"),
+           keep_going: bool = typer.Option(False, help="exit 0 when runs fail (their error.json records why)")) -> None:
+    """Stage B: run samplers on one target; write one run_<run_id>/ each (analysis.json, trace.npz).
+
+    Runs that differ only in numeric settings (step sizes, gamma, beta0, seeds...) are drawn
+    together by one compiled program. A run that fails writes error.json and fails alone.
+    """
     from lambda_hat import progress, runtime, sampling
     from lambda_hat.store import read_json
 
-    document = read_plan_file(spec, "sampler")
+    documents = [read_plan_file(path, "sampler") for path in spec]
     if not (target / "meta.json").is_file():
         fail(f"{target}: not a finished target folder (no meta.json); run `lambda-hat build` first")
     runtime.configure()
-    try:
-        with progress.bar(document.get("name", "sample")) as update:
-            folder, ran = sampling.sample(target, document, force=force, progress=update, out=out, lock=lock)
-    except sampling.SamplerFailure as err:
-        fail(f"{document.get('name')}: {err} (details in the run's error.json)")
-    except Exception as err:  # noqa: BLE001 - any sampler crash: one line here, traceback in error.json
-        from lambda_hat.config.validate import ConfigError
+    with progress.bars() as start:
+        results = sampling.sample_all(target, documents, force=force, out=out, lock=lock, batch=batch,
+                                      progress=lambda plans: start(batch_label(plans)))
+    for result in results:
+        name = result.plan.get("name")
+        if result.error is not None:
+            progress.log(f"failed: {name}: {type(result.error).__name__}: {result.error} "
+                         f"(details in {result.folder / 'error.json'})")
+            continue
+        warnings = read_json(result.folder / "analysis.json").get("warnings")
+        progress.log(f"{'sampled' if result.ran else 'exists'}: {result.folder}" +
+                     (f" (suspect: {warnings})" if warnings else ""))
+        typer.echo(str(result.folder))
+    failed = [r for r in results if r.error is not None]
+    if failed and not keep_going:
+        fail(f"{len(failed)} of {len(results)} runs failed: " + ", ".join(r.plan.get("name", "?") for r in failed))
 
-        if isinstance(err, ConfigError):
-            raise
-        fail(f"{document.get('name')}: {type(err).__name__}: {err} (traceback in the run's error.json)")
-    warnings = read_json(folder / "analysis.json").get("warnings")
-    progress.log(f"{'sampled' if ran else 'exists'}: {folder}" + (f" (suspect: {warnings})" if warnings else ""))
-    typer.echo(str(folder))
+
+def batch_label(plans: list[dict]) -> str:
+    """``name``, or ``name +k`` for a batch of k + 1 runs."""
+    return plans[0].get("name", "sample") + (f" +{len(plans) - 1}" if len(plans) > 1 else "")
 
 
 @app.command()
@@ -239,13 +256,15 @@ def workflow_llc(local: bool = typer.Option(False, "--local", help="run on this 
                  jobs: int = typer.Option(1, min=1, help="parallel worker processes"),
                  force: bool = typer.Option(False, help="redo finished targets and runs"),
                  promote: bool = typer.Option(False, help="also write plots and the gallery (results/gallery)"),
-                 plan_dir: Path = typer.Option(Path("plan"), help="folder for the plan files")) -> None:
+                 plan_dir: Path = typer.Option(Path("plan"), help="folder for the plan files"),
+                 batch: int = typer.Option(DEFAULT_BATCH, min=1, help="a target's runs that differ only in numeric settings "
+                                                           "(seeds, step sizes...) are drawn together, this many at most")) -> None:
     """Plan, build, sample and collect a whole sweep (resumable; failures isolated)."""
     from lambda_hat import workflow
 
     if not local:
         fail("only --local is built in; on a cluster run `nextflow run main.nf -profile slurm_a100`")
-    summary = workflow.run_local(config, jobs=jobs, force=force, promote=promote, plan_dir=plan_dir)
+    summary = workflow.run_local(config, jobs=jobs, force=force, promote=promote, plan_dir=plan_dir, batch=batch)
     typer.echo(summary.table())
     if summary.failed:
         raise typer.Exit(1)

@@ -22,7 +22,7 @@ COLUMNS: dict[str, str] = {
     "status": "string", "error": "string", "warnings": "string",
     "llc_mean": "float64", "llc_std": "float64", "llc_sem": "float64",
     "ess_bulk": "float64", "ess_tail": "float64", "r_hat": "float64",
-    "walltime_sec": "float64", "grad_evals": "Int64", "n": "Int64", "d": "Int64",
+    "walltime_sec": "float64", "batch_runs": "Int64", "grad_evals": "Int64", "n": "Int64", "d": "Int64",
     "beta": "float64", "gamma": "float64", "chains": "Int64", "draws": "Int64",
     "llc_true": "float64", "llc_rel_error": "float64",
     "model": "string", "data": "string", "teacher": "string", "seed": "Int64",

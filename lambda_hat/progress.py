@@ -63,16 +63,23 @@ def count(done: int, total: int, phase: str) -> str:
 
 
 @contextmanager
-def bar(description: str) -> Iterator[Callable[[int, int, str], None]]:
-    """A ``progress(done, total, phase)`` callback: a rich bar on a terminal (the phase, then the
-    draws with the time left), silent otherwise."""
+def bars() -> Iterator[Callable[[str], Callable[[int, int, str], None]]]:
+    """``start(label)``, which gives the ``progress(done, total, phase)`` callback of the job
+    ``label`` starting now: one rich bar on a terminal (the phase, then the draws with the time
+    left), silent otherwise."""
     if not interactive():
-        yield lambda done, total, phase: None
+        yield lambda label: (lambda done, total, phase: None)
         return
     from rich.progress import Progress
 
     with Progress(*_columns(), transient=True, console=_console()) as progress:
-        yield follow(progress, progress.add_task(description, total=None, eta="", count=""), description)
+        task = progress.add_task("", total=None, eta="", count="")
+
+        def start(label: str) -> Callable[[int, int, str], None]:
+            progress.reset(task, description=label, eta="", count="")
+            return follow(progress, task, label)
+
+        yield start
 
 
 def follow(progress, task, label: str) -> Callable[[int, int, str], None]:

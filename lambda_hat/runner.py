@@ -2,13 +2,17 @@
 
 The data and the start point travel as arguments of the compiled functions (never as baked-in
 constants), so one compiled function serves every target of the same shapes, and the persistent
-compilation cache serves other processes. Progress is reported between chunks, outside JAX.
+compilation cache serves other processes. So do the sampler's numeric settings (``hyper``, one
+value per chain): runs that differ only in them (and in their seeds) are one batch, drawn by one
+call of one compiled program (see :data:`LAYOUT`). Progress is reported between chunks, outside JAX.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, NamedTuple
+import os
+from collections import OrderedDict
+from typing import Any, Callable, NamedTuple, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -16,15 +20,29 @@ import numpy as np
 
 from lambda_hat.types import Algorithm, Array
 
-#: ``factory(context) -> (algorithm, loss_fn, start)``; ``context`` is a pytree of arrays.
-Factory = Callable[[Any], tuple[Algorithm, Callable[[Array], Array], Array]]
+#: ``factory(context, hyper) -> (algorithm, loss_fn, start)``: ``context`` is a pytree of arrays
+#: shared by every chain, ``hyper`` a dict of one chain's numeric settings (scalars, traced).
+Factory = Callable[[Any, dict], tuple[Algorithm, Callable[[Array], Array], Array]]
 
-_COMPILED: dict[str, tuple[Callable, Callable]] = {}
-_EXECUTABLES: dict[tuple, Any] = {}
+#: compiled functions kept per process (least recently used dropped first)
+CACHE_SIZE = 32
+_COMPILED: OrderedDict[str, tuple[Callable, Callable]] = OrderedDict()
+_EXECUTABLES: OrderedDict[tuple, Any] = OrderedDict()
+
+
+def _remember(cache: OrderedDict, key, make: Callable):
+    """``cache[key]``, made by ``make()`` on a miss; the cache keeps its ``CACHE_SIZE`` latest."""
+    if key in cache:
+        cache.move_to_end(key)
+        return cache[key]
+    value = cache[key] = make()
+    while len(cache) > CACHE_SIZE:
+        cache.popitem(last=False)
+    return value
 
 
 class Chains(NamedTuple):
-    """Outputs for all chains; arrays are ``[chain, draw]`` (``warmup_info`` is ``[chain, ...]``)."""
+    """Outputs for all chains of one run; arrays are ``[chain, draw]`` (``warmup_info`` is ``[chain, ...]``)."""
 
     loss: np.ndarray
     info: dict[str, np.ndarray]
@@ -32,49 +50,76 @@ class Chains(NamedTuple):
     grad_evals: int
 
 
-def compiled(factory: Factory, cache_key: str, chunk: int) -> tuple[Callable, Callable]:
-    """The jitted ``(warmup, advance)`` pair for ``factory``, built once per ``cache_key``."""
-    key = f"{cache_key}|chunk={chunk}"
-    if key in _COMPILED:
-        return _COMPILED[key]
+def compiled(factory: Factory, cache_key: str, chunk: int, num_chains: int) -> tuple[Callable, Callable]:
+    """The jitted ``(warmup, advance)`` pair for ``factory``, built once per ``cache_key``.
 
-    @jax.jit
-    def warmup(context, keys):
-        algorithm, _, start = factory(context)
-        return jax.vmap(algorithm.warmup, in_axes=(0, None))(keys, start)
+    Their arguments hold the chains of every run of a batch, run after run (``[run * chain, ...]``).
+    """
 
-    @jax.jit
-    def advance(context, states, params, keys, first):
-        algorithm, loss_fn, _ = factory(context)
+    def make():
+        @jax.jit
+        def warmup(context, hyper, keys):
+            def one_chain(chain_hyper, key):
+                algorithm, _, start = factory(context, chain_hyper)
+                return algorithm.warmup(key, start)
 
-        def one_chain(state, chain_params, chain_key):
-            def body(state, index):
-                state, info = algorithm.step(jax.random.fold_in(chain_key, index), state, chain_params)
-                info = dict(info)
-                loss = info.pop("loss") if "loss" in info else loss_fn(algorithm.position(state))
-                return state, (loss, info)
+            return over_runs(one_chain, num_chains, hyper, keys)
 
-            return jax.lax.scan(body, state, first + jnp.arange(chunk))
+        @jax.jit
+        def advance(context, hyper, states, params, keys, first):
+            def one_chain(chain_hyper, state, chain_params, chain_key):
+                algorithm, loss_fn, _ = factory(context, chain_hyper)
 
-        return jax.vmap(one_chain)(states, params, keys)
+                def body(state, index):
+                    state, info = algorithm.step(jax.random.fold_in(chain_key, index), state, chain_params)
+                    info = dict(info)
+                    loss = info.pop("loss") if "loss" in info else loss_fn(algorithm.position(state))
+                    return state, (loss, info)
 
-    _COMPILED[key] = (warmup, advance)
-    return warmup, advance
+                return jax.lax.scan(body, state, first + jnp.arange(chunk))
+
+            return over_runs(one_chain, num_chains, hyper, states, params, keys)
+
+        return warmup, advance
+
+    return _remember(_COMPILED, f"{cache_key}|chunk={chunk}|chains={num_chains}|{LAYOUT}", make)
 
 
-def run_chains(factory: Factory, context: Any, key: jax.Array, num_chains: int, num_draws: int,
-               *, cache_key: str, chunk: int = 0,
-               progress: Callable[[int, int, str], None] | None = None) -> Chains:
-    """Warm up (adapt or fit) and draw ``num_draws`` per chain for ``num_chains`` chains.
+#: how the runs of a batch share a program: ``map``, one after another inside it, so that each
+#: run computes exactly what it computes alone; or ``vmap``, all chains of all runs side by side
+#: (faster where one run's chains leave the device idle, e.g. a GPU; a run's numbers then depend
+#: on its batch in the last bits, which chaotic samplers such as HMC amplify)
+LAYOUT = os.environ.get("LAMBDA_HAT_BATCH_LAYOUT", "map")
+if LAYOUT not in ("map", "vmap"):
+    raise ValueError(f"LAMBDA_HAT_BATCH_LAYOUT must be map or vmap, got {LAYOUT!r}")
 
-    Draw ``i`` of a chain uses ``fold_in(chain_key, i)``, so results do not depend on ``chunk``.
-    ``progress(done, total, phase)`` is called as each phase starts (``compiling``, ``warm-up``,
-    ``compiling draws``, with done = 0) and after every chunk of draws (``sampling``).
+
+def over_runs(one_chain: Callable, num_chains: int, *args):
+    """``one_chain`` over every chain of a batch (arguments ``[run * chain, ...]``): ``vmap`` over
+    a run's chains, and over the runs as :data:`LAYOUT` says."""
+    runs = jax.tree.leaves(args)[0].shape[0] // num_chains
+    if LAYOUT == "vmap" or runs == 1:
+        return jax.vmap(one_chain)(*args)
+    by_run = jax.tree.map(lambda a: a.reshape(runs, num_chains, *a.shape[1:]), args)
+    out = jax.lax.map(lambda run: jax.vmap(one_chain)(*run), by_run)
+    return jax.tree.map(lambda a: a.reshape(runs * num_chains, *a.shape[2:]), out)
+
+
+def run_chains(factory: Factory, context: Any, keys: Sequence[jax.Array], hyper: dict[str, Sequence[float]],
+               num_chains: int, num_draws: int, *, cache_key: str, chunk: int = 0,
+               progress: Callable[[int, int, str], None] | None = None) -> list[Chains]:
+    """Warm up (adapt or fit) and draw ``num_draws`` per chain for ``num_chains`` chains of each run.
+
+    A batch of runs: run ``r`` has the random key ``keys[r]`` and the settings ``hyper[name][r]``
+    (arrays of the run's float dtype); one program draws them all, and each run gets its own
+    :class:`Chains`, those it gets alone (see :data:`LAYOUT`). Draw ``i`` of a chain uses
+    ``fold_in(chain_key, i)``, so results do not depend on ``chunk``. ``progress(done, total, phase)`` is called as each phase starts
+    (``compiling``, ``warm-up``, ``compiling draws``, with done = 0) and after every chunk of draws.
     """
     chunk = chunk or max(1, math.ceil(num_draws / 20))
     chunk = min(chunk, num_draws)
     with jax.enable_x64(uses_float64(context)):
-        return _run(factory, context, key, num_chains, num_draws, cache_key, chunk, progress)
+        return _run(factory, context, list(keys), hyper, num_chains, num_draws, cache_key, chunk, progress)
 
 
 def uses_float64(context: Any) -> bool:
@@ -91,31 +136,46 @@ def executable(function: Callable, *args):
     """
     leaves, tree = jax.tree.flatten(args)
     signature = (function, tree, tuple((np.shape(leaf), jnp.result_type(leaf)) for leaf in leaves))
-    if signature not in _EXECUTABLES:
-        _EXECUTABLES[signature] = function.lower(*args).compile()
-    return _EXECUTABLES[signature]
+    return _remember(_EXECUTABLES, signature, lambda: function.lower(*args).compile())
 
 
-def _run(factory, context, key, num_chains, num_draws, cache_key, chunk, progress) -> Chains:
+def chain_inputs(keys: list, hyper: dict, num_chains: int) -> tuple[Array, Array, dict]:
+    """Per-chain warm-up keys, draw keys and settings of a batch, runs one after another.
+
+    Each run's keys are split exactly as when it runs alone: its results do not depend on the batch.
+    """
+    warm, draw = zip(*(jax.random.split(key) for key in keys))
+    warm_keys = jnp.concatenate([jax.random.split(k, num_chains) for k in warm])
+    draw_keys = jnp.concatenate([jax.random.split(k, num_chains) for k in draw])
+    per_chain = {name: jnp.repeat(jnp.asarray(values), num_chains) for name, values in hyper.items()}
+    return warm_keys, draw_keys, per_chain
+
+
+def _run(factory, context, keys, hyper, num_chains, num_draws, cache_key, chunk, progress) -> list[Chains]:
     report = progress or (lambda done, total, phase: None)
-    warmup, advance = compiled(factory, cache_key, chunk)
-    warm_key, draw_key = jax.random.split(key)
-    warm_keys = jax.random.split(warm_key, num_chains)
+    warmup, advance = compiled(factory, cache_key, chunk, num_chains)
+    warm_keys, chain_keys, hyper = chain_inputs(keys, hyper, num_chains)
     report(0, num_draws, "compiling")
-    warmup = executable(warmup, context, warm_keys)
+    warmup = executable(warmup, context, hyper, warm_keys)
     report(0, num_draws, "warm-up")
-    states, params, warm_info = jax.block_until_ready(warmup(context, warm_keys))
-    chain_keys = jax.random.split(draw_key, num_chains)
+    states, params, warm_info = jax.block_until_ready(warmup(context, hyper, warm_keys))
     report(0, num_draws, "compiling draws")
-    advance = executable(advance, context, states, params, chain_keys, 0)
+    advance = executable(advance, context, hyper, states, params, chain_keys, 0)
     losses, infos = [], []
     for first in range(0, num_draws, chunk):
-        states, (loss, info) = advance(context, states, params, chain_keys, first)
+        states, (loss, info) = advance(context, hyper, states, params, chain_keys, first)
         losses.append(np.asarray(loss))
         infos.append(jax.tree.map(np.asarray, info))
         report(min(first + chunk, num_draws), num_draws, "sampling")
     loss = np.concatenate(losses, axis=1)[:, :num_draws]
     info = {name: np.concatenate([i[name] for i in infos], axis=1)[:, :num_draws] for name in infos[0]}
     warm_info = jax.tree.map(np.asarray, dict(warm_info))
+    return [split(loss, info, warm_info, slice(r * num_chains, (r + 1) * num_chains)) for r in range(len(keys))]
+
+
+def split(loss, info: dict, warm_info: dict, chains: slice) -> Chains:
+    """One run's chains out of a batch's arrays."""
+    info = {name: value[chains] for name, value in info.items()}
+    warm_info = {name: value[chains] for name, value in warm_info.items()}
     grad_evals = int(np.sum(info.pop("grad_evals"))) + int(np.sum(warm_info.pop("grad_evals")))
-    return Chains(loss, info, warm_info, grad_evals)
+    return Chains(loss[chains], info, warm_info, grad_evals)

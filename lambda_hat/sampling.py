@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import time
 import traceback
 from pathlib import Path
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -16,7 +19,7 @@ from lambda_hat.config import ids
 from lambda_hat.diagnostics import summary
 from lambda_hat.config.schema import sections
 from lambda_hat.runner import run_chains
-from lambda_hat.samplers import SAMPLERS
+from lambda_hat.samplers import SAMPLERS, batched, batches, program
 from lambda_hat.targets import load
 
 
@@ -32,12 +35,13 @@ def settings_of(sampler_spec: dict):
 
 
 def make_factory(meta: dict, sampler_spec: dict):
-    """``(factory, apply_flat, cache_key)`` for the runner: everything static, the arrays come as context."""
+    """``(factory, apply_flat, cache_key)`` for the runner: everything static, the arrays come as context
+    and the batched settings as ``hyper``."""
     parts = sections(meta["spec"])
     model, data = parts["model"], parts["data"]
-    settings = settings_of(sampler_spec)
+    base = settings_of(sampler_spec)
     module = SAMPLERS[sampler_spec["algorithm"]]
-    dtype = jnp.dtype(settings.dtype)
+    dtype = jnp.dtype(base.dtype)
     template = models.init(jax.random.key(0), model.layer_widths(), model.bias, dtype=dtype)
     unravel = ravel_pytree(template)[1]
     n = int(meta["n"])
@@ -45,32 +49,59 @@ def make_factory(meta: dict, sampler_spec: dict):
     def apply_flat(w, xs):
         return models.apply(unravel(w), xs, model.activation, model.skip)
 
-    def factory(context):
+    def factory(context, hyper):
+        settings = dataclasses.replace(base, **hyper)
         loss = posterior.make_loss(apply_flat, context["x"], context["y"], data)
         post = posterior.build(loss, context["w_star"], n, settings.beta0, settings.gamma,
                                getattr(settings, "batch_size", 0))
         return module.build(settings, post.problem), post.loss, context["w_star"]
 
-    static = {"sampler": sampler_spec, "model": meta["spec"]["model"], "n": n,
+    static = {"sampler": program(sampler_spec), "model": meta["spec"]["model"], "n": n,
               "likelihood": [data.noise_model, data.noise_scale, data.noise_df]}
     return factory, apply_flat, ids.canonical(static)
 
 
 def estimate(meta: dict, params: dict, arrays: dict, sampler_spec: dict, progress=None) -> tuple[dict, dict]:
     """Run the sampler on a loaded target; returns ``(analysis fields, trace arrays)``."""
-    settings = settings_of(sampler_spec)
-    dtype = jnp.dtype(settings.dtype)
+    [result] = estimate_batch(meta, params, arrays, [sampler_spec], progress)
+    if isinstance(result, Exception):
+        raise result
+    return result
+
+
+def estimate_batch(meta: dict, params: dict, arrays: dict, specs: list[dict], progress=None) -> list:
+    """Run sampler specs of one program (see :func:`program`) on a loaded target, as one batch.
+
+    Returns, per spec, ``(analysis fields, trace arrays)`` or the :class:`SamplerFailure` that
+    spec's own draws raised (a diverging run fails alone). Each run's numbers are those it gets
+    when it runs alone; its ``walltime_sec`` is its share of the batch's.
+    """
+    first = settings_of(specs[0])
+    dtype = jnp.dtype(first.dtype)
     context = {"x": jnp.asarray(arrays["X"], dtype), "y": jnp.asarray(arrays["Y"], dtype),
                "w_star": jnp.asarray(params["w_star"], dtype)}
-    factory, apply_flat, cache_key = make_factory(meta, sampler_spec)
+    factory, apply_flat, cache_key = make_factory(meta, specs[0])
     data = sections(meta["spec"])["data"]
     loss0 = float(jax.jit(lambda c: posterior.make_loss(apply_flat, c["x"], c["y"], data)(c["w_star"]))(context))
+    every = [settings_of(spec) for spec in specs]
+    hyper = {name: np.asarray([getattr(s, name) for s in every], dtype) for name in batched(specs[0])}
+    started = time.perf_counter()
+    batch = run_chains(factory, context, [jax.random.key(s.seed) for s in every], hyper, first.chains,
+                       first.draws, cache_key=cache_key, progress=progress)
+    share = (time.perf_counter() - started) / len(specs)
+    results = []
+    for settings, chains in zip(every, batch):
+        try:
+            results.append(analyse(meta, settings, chains, loss0, share, len(specs)))
+        except Exception as err:  # noqa: BLE001 - one run's failure is its own
+            results.append(err)
+    return results
+
+
+def analyse(meta: dict, settings, chains, loss0: float, walltime: float, batch_runs: int) -> tuple[dict, dict]:
+    """The analysis fields and trace arrays of one run's chains; raises :class:`SamplerFailure`."""
     n = int(meta["n"])
     nbeta = n * posterior.temperature(n, settings.beta0)
-    started = time.perf_counter()
-    chains = run_chains(factory, context, jax.random.key(settings.seed), settings.chains, settings.draws,
-                        cache_key=cache_key, progress=progress)
-    walltime = time.perf_counter() - started
     llc = posterior.llc(chains.loss, loss0, nbeta)
     if not np.all(np.isfinite(llc)):
         bad = int(np.sum(~np.isfinite(llc)))
@@ -86,9 +117,9 @@ def estimate(meta: dict, params: dict, arrays: dict, sampler_spec: dict, progres
     fields = {
         "llc_mean": stats["mean"], "llc_std": stats["std"], "llc_sem": stats["sem"],
         "ess_bulk": stats["ess_bulk"], "ess_tail": stats["ess_tail"], "r_hat": stats["r_hat"],
-        "walltime_sec": walltime, "grad_evals": chains.grad_evals, "n": n, "d": int(meta["d"]),
-        "beta": nbeta / n, "gamma": settings.gamma, "chains": settings.chains, "draws": settings.draws,
-        "loss0": loss0, "llc_true": llc_true,
+        "walltime_sec": walltime, "batch_runs": batch_runs, "grad_evals": chains.grad_evals, "n": n,
+        "d": int(meta["d"]), "beta": nbeta / n, "gamma": settings.gamma, "chains": settings.chains,
+        "draws": settings.draws, "loss0": loss0, "llc_true": llc_true,
         "llc_rel_error": (stats["mean"] - llc_true) / llc_true if llc_true else None,
         **extra,
     }
@@ -114,41 +145,95 @@ def sampler_diagnostics(info: dict, warmup_info: dict) -> dict:
     return out
 
 
+class RunResult(NamedTuple):
+    """What became of one sampler plan: its run folder, whether it ran now, and its error if it failed."""
+
+    plan: dict
+    folder: Path
+    ran: bool
+    error: Exception | None = None
+
+
 def sample(target_folder: Path, plan: dict, force: bool = False, progress=None,
            out: Path | None = None, lock: bool = True) -> tuple[Path, bool]:
-    """Stage B for one target and one sampler plan; returns ``(run folder, ran)``.
+    """Stage B for one target and one sampler plan; returns ``(run folder, ran)``; a failure
+    re-raises after writing ``error.json`` (see :func:`sample_all`)."""
+    [result] = sample_all(target_folder, [plan], force, (lambda plans: progress) if progress else None, out, lock)
+    if result.error is not None:
+        raise result.error
+    return result.folder, result.ran
 
-    The run folder is ``run_<run_id>`` inside the target folder, or inside ``out`` (Nextflow keeps
-    each task's outputs in its own folder). A finished run is kept unless ``force``. A failure
-    writes ``error.json`` and re-raises. ``lock=False`` skips the folder lock (a private folder).
+
+def sample_all(target_folder: Path, plans: list[dict], force: bool = False, progress=None,
+               out: Path | None = None, lock: bool = True, batch: int = 0) -> list[RunResult]:
+    """Stage B for one target and several sampler plans, one :class:`RunResult` per plan.
+
+    Each run folder is ``run_<run_id>`` inside the target folder, or inside ``out`` (Nextflow keeps
+    each task's outputs in its own folder). Finished runs are kept unless ``force``; the others
+    run in batches of one compiled program (at most ``batch`` runs each, 0: unbounded). A run
+    that fails, alone or with its batch, gets ``error.json`` and its error in its result; the
+    other runs go on. ``progress(plans)``, if given, returns the ``(done, total, phase)`` callback
+    of the batch of ``plans`` starting now. ``lock=False`` skips the folder locks (private folders).
     """
     target_folder = Path(target_folder)
     meta, params, arrays = load(target_folder)
-    spec = plan["spec"]
-    run_id = ids.run_id(meta["target_id"], spec)
-    folder = Path(out or target_folder) / f"run_{run_id}"
-    with store.locked(folder, enabled=lock):
-        if not force and store.finished(folder / "analysis.json", folder / "trace.npz", required=store.ANALYSIS_KEYS):
-            return folder, False
+    folders = [Path(out or target_folder) / f"run_{ids.run_id(meta['target_id'], plan['spec'])}" for plan in plans]
+    results: dict[int, RunResult] = {}
+    with contextlib.ExitStack() as stack:
+        for folder in sorted(set(folders)):          # one order everywhere: no two processes deadlock
+            stack.enter_context(store.locked(folder, enabled=lock))
+        todo = []
+        for index, (plan, folder) in enumerate(zip(plans, folders)):
+            if folder in folders[:index] or (not force and store.finished(
+                    folder / "analysis.json", folder / "trace.npz", required=store.ANALYSIS_KEYS)):
+                results[index] = RunResult(plan, folder, False)
+            else:
+                todo.append(index)
+        for group in batches([plans[i] for i in todo], batch):
+            chosen = [todo[i] for i in group]
+            update = progress([plans[i] for i in chosen]) if progress else None
+            for index, result in zip(chosen, _run_batch(meta, params, arrays, [plans[i] for i in chosen],
+                                                        [folders[i] for i in chosen], update)):
+                results[index] = result
+    for index, folder in enumerate(folders):          # a plan listed twice shares the first one's outcome
+        if results[index].ran is False and folder in folders[:index]:
+            results[index] = results[folders.index(folder)]._replace(plan=plans[index])
+    return [results[i] for i in range(len(plans))]
+
+
+def _run_batch(meta: dict, params: dict, arrays: dict, plans: list[dict], folders: list[Path],
+               progress) -> list[RunResult]:
+    records = []
+    for plan, folder in zip(plans, folders):
         (folder / "analysis.json").unlink(missing_ok=True)
-        record = {"target_id": meta["target_id"], "run_id": run_id, "sampler": plan.get("name", spec["algorithm"]),
-                  "algorithm": spec["algorithm"], "sampler_id": plan.get("sampler_id"), "spec": spec,
-                  "target_spec": meta["spec"]}
+        spec = plan["spec"]
+        record = {"target_id": meta["target_id"], "run_id": folder.name.removeprefix("run_"),
+                  "sampler": plan.get("name", spec["algorithm"]), "algorithm": spec["algorithm"],
+                  "sampler_id": plan.get("sampler_id"), "spec": spec, "target_spec": meta["spec"]}
         store.write_json(folder / "sampler.json", record)
-        try:
-            fields, trace = estimate(meta, params, arrays, spec, progress)
-        except Exception as err:
+        records.append(record)
+    try:
+        outcomes = estimate_batch(meta, params, arrays, [plan["spec"] for plan in plans], progress)
+    except Exception as err:  # noqa: BLE001 - the whole batch failed: every run records why
+        outcomes = [err] * len(plans)
+    results = []
+    for plan, folder, record, outcome in zip(plans, folders, records, outcomes):
+        if isinstance(outcome, Exception):
             store.write_json(folder / "error.json", {
-                **record, "error": f"{type(err).__name__}: {err}", "traceback": traceback.format_exc()})
-            raise
+                **record, "error": f"{type(outcome).__name__}: {outcome}",
+                "traceback": "".join(traceback.format_exception(outcome))})
+            results.append(RunResult(plan, folder, True, outcome))
+            continue
+        fields, trace = outcome
         store.write_npz(folder / "trace.npz", trace)
         labels = meta.get("labels", {})
-        analysis = {"target_id": meta["target_id"], "run_id": run_id, "sampler": record["sampler"],
-                    "algorithm": spec["algorithm"], **fields,
+        analysis = {"target_id": meta["target_id"], "run_id": record["run_id"], "sampler": record["sampler"],
+                    "algorithm": record["algorithm"], **fields,
                     "model": labels.get("model"), "data": labels.get("data"), "teacher": labels.get("teacher"),
                     "seed": meta["spec"]["seed"], "lambda_hat_version": __version__,
                     "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
         analysis["status"], analysis["warnings"] = health.verdict(analysis)
         store.write_json(folder / "analysis.json", analysis)
         (folder / "error.json").unlink(missing_ok=True)
-        return folder, True
+        results.append(RunResult(plan, folder, True))
+    return results

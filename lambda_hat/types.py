@@ -5,10 +5,12 @@ Samplers import nothing of ours but this module.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Callable, Literal, NamedTuple
 
 import jax
+import jax.numpy as jnp
 
 Array = jax.Array
 PRNGKey = jax.Array
@@ -21,11 +23,17 @@ Dtype = Literal["float32", "float64"]
 
 
 def field_(default: Any, *, minimum: float | None = None, exclusive: bool = False,
-           maximum: float | None = None, below: bool = False, choices: tuple | None = None, doc: str = "") -> Any:
+           maximum: float | None = None, below: bool = False, choices: tuple | None = None, doc: str = "",
+           batch: bool = False) -> Any:
     """A dataclass field carrying validation metadata: ``minimum`` (``exclusive``: strictly above it),
-    ``maximum`` (``below``: strictly below it), ``choices`` and ``doc``."""
+    ``maximum`` (``below``: strictly below it), ``choices`` and ``doc``.
+
+    ``batch``: a number the compiled sampler takes as a traced value (one per chain), so runs that
+    differ only in such settings share one compiled program and run as one batch. The sampler's
+    code must treat the field as an array (no Python ``if`` on it).
+    """
     metadata = {"minimum": minimum, "exclusive": exclusive, "maximum": maximum, "below": below,
-                "choices": choices, "doc": doc}
+                "choices": choices, "doc": doc, "batch": batch}
     if isinstance(default, (list, dict)):
         return field(default_factory=lambda: type(default)(default), metadata=metadata)
     return field(default=default, metadata=metadata)
@@ -40,8 +48,21 @@ class RunSettings:
     dtype: str = field_("float64", choices=("float32", "float64"), doc="precision of the draws")
     draws: int = field_(1000, minimum=1, doc="kept draws per chain")
     warmup: int = field_(500, minimum=0, doc="adaptation / burn-in steps, discarded")
-    beta0: float = field_(1.0, minimum=0.0, exclusive=True, doc="beta = beta0 / log n")
-    gamma: float = field_(1.0, minimum=0.0, doc="localization strength")
+    beta0: float = field_(1.0, minimum=0.0, exclusive=True, doc="beta = beta0 / log n", batch=True)
+    gamma: float = field_(1.0, minimum=0.0, doc="localization strength", batch=True)
+
+
+def batched_fields(settings_type) -> tuple[str, ...]:
+    """The settings of a sampler that runs may differ in and still share one compiled batch
+    (the seed too: it only chooses the random keys)."""
+    return tuple(f.name for f in dataclasses.fields(settings_type) if f.metadata.get("batch"))
+
+
+def auto(value, fallback: Callable[[], Array]):
+    """``value``, or ``fallback()`` where it is 0 ("automatic"); ``value`` may be traced."""
+    if isinstance(value, (int, float)):
+        return value or fallback()
+    return jnp.where(value > 0, value, fallback())
 
 
 class Estimate(NamedTuple):

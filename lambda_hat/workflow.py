@@ -17,9 +17,9 @@ from pathlib import Path
 
 import yaml
 
-from lambda_hat import progress, store
+from lambda_hat import DEFAULT_BATCH, progress, store
 from lambda_hat.config import load
-from lambda_hat.config.plan import describe, sampler_document, target_document, write
+from lambda_hat.config.plan import batched_runs, describe, target_document, write
 from lambda_hat.config.plan import jobs as jobs_of   # `jobs` is run_local's worker count
 
 LOG_DIR = Path("logs")
@@ -103,28 +103,51 @@ def build_job(document: dict, store_root: str, force: bool) -> Outcome:
         return Outcome("build", label, "failed", message.splitlines()[0], timer(), document["target_id"])
 
 
-def sample_job(target_folder: str, document: dict, force: bool, update=None) -> Outcome:
-    """One sampling job, with its failure caught and logged (``error.json`` is written by sampling).
+def sample_task(target_folder: str, documents: list[dict], force: bool, batch: int = 0,
+                follow=None) -> list[Outcome]:
+    """Sampling jobs of one target in one process, drawn in compiled batches of at most ``batch``
+    runs (0: unbounded), with failures caught and logged (sampling writes ``error.json``).
 
-    ``update(done, total, phase)`` follows its phases and draws (in-process runs only).
+    One :class:`Outcome` per job, each with its share of its batch's time; a failed run fails
+    alone. ``follow(label)`` gives the progress callback of a batch (in-process runs only).
     """
     from lambda_hat import runtime, sampling
 
-    timer = progress.Timer()
     target_id = Path(target_folder).name
-    label = f"{target_id} × {document['name']}"
+    timer = progress.Timer()
     try:
         runtime.configure()
-        folder, ran = sampling.sample(Path(target_folder), document, force=force, progress=update)
-        _log_failure(f"sample_{target_id}_{document['sampler_id']}", None)
-        analysis = store.read_json(folder / "analysis.json")
-        warnings = f"suspect: {analysis['warnings']}" if analysis.get("warnings") else ""
-        status = ("suspect" if warnings else "ok") if ran else "skipped"
-        return Outcome("sample", label, status, warnings, timer(), target_id, document["sampler_id"])
-    except Exception as err:  # noqa: BLE001
-        _log_failure(f"sample_{target_id}_{document['sampler_id']}", traceback.format_exc())
-        return Outcome("sample", label, "failed", f"{type(err).__name__}: {err}".splitlines()[0], timer(),
+        results = sampling.sample_all(Path(target_folder), documents, force=force, batch=batch,
+                                      progress=(lambda plans: follow(batch_label(target_id, plans))) if follow else None)
+    except Exception as err:  # noqa: BLE001 - the target itself could not be read: every job fails
+        message = f"{type(err).__name__}: {err}".splitlines()[0]
+        for document in documents:
+            _log_failure(f"sample_{target_id}_{document['sampler_id']}", traceback.format_exc())
+        return [Outcome("sample", f"{target_id} × {d['name']}", "failed", message, timer() / len(documents),
+                        target_id, d["sampler_id"]) for d in documents]
+    seconds = timer() / max(1, sum(r.ran for r in results))
+    return [outcome(target_id, result, seconds if result.ran else 0.0) for result in results]
+
+
+def batch_label(target_id: str, plans: list[dict]) -> str:
+    return f"{target_id} × {plans[0]['name']}" + (f" +{len(plans) - 1}" if len(plans) > 1 else "")
+
+
+def outcome(target_id: str, result, seconds: float) -> Outcome:
+    """The :class:`Outcome` of one run of :func:`sampling.sample_all`, its failure logged."""
+    document = result.plan
+    label, log = f"{target_id} × {document['name']}", f"sample_{target_id}_{document['sampler_id']}"
+    if result.error is not None:
+        error = result.error
+        _log_failure(log, "".join(traceback.format_exception(error)))
+        return Outcome("sample", label, "failed", f"{type(error).__name__}: {error}".splitlines()[0], seconds,
                        target_id, document["sampler_id"])
+    _log_failure(log, None)
+    if not result.ran:
+        return Outcome("sample", label, "skipped", "", seconds, target_id, document["sampler_id"])
+    warnings = store.read_json(result.folder / "analysis.json").get("warnings")
+    return Outcome("sample", label, "suspect" if warnings else "ok", f"suspect: {warnings}" if warnings else "",
+                   seconds, target_id, document["sampler_id"])
 
 
 def _terminate(signum, frame):
@@ -157,10 +180,14 @@ def write_retry(experiments, failed: list, config: Path) -> Path | None:
 
 
 def run_local(config: Path, jobs: int = 1, force: bool = False, promote: bool = False,
-              plan_dir: Path = Path("plan")) -> Summary:
-    """Plan, build, sample and collect the sweep in ``config`` on this machine."""
+              plan_dir: Path = Path("plan"), batch: int = DEFAULT_BATCH) -> Summary:
+    """Plan, build, sample and collect the sweep in ``config`` on this machine.
+
+    A target's runs that differ only in numeric settings are drawn in batches of at most
+    ``batch`` runs by one compiled program (1: every run alone).
+    """
     experiments = load(config)                       # config errors stop here, before any work
-    counts = write(experiments, plan_dir)
+    counts = write(experiments, plan_dir, batch)
     progress.log(describe(counts))
     store_root = experiments.store_root
     summary = Summary()
@@ -168,9 +195,9 @@ def run_local(config: Path, jobs: int = 1, force: bool = False, promote: bool = 
     try:
         with progress.SweepProgress(counts["n_targets"], counts["sampling_jobs"], jobs) as bars:
             if jobs > 1:
-                _run_pool(experiments, store_root, jobs, force, summary, bars)
+                _run_pool(experiments, store_root, jobs, force, batch, summary, bars)
             else:
-                _run_serial(experiments, store_root, force, summary, bars)
+                _run_serial(experiments, store_root, force, batch, summary, bars)
     except KeyboardInterrupt:
         progress.log("interrupted: finished artifacts are kept; rerun the same command to resume")
         raise SystemExit(130) from None
@@ -200,17 +227,19 @@ def _record(summary: Summary, bars: progress.SweepProgress, outcome: Outcome) ->
     return outcome
 
 
-def _run_serial(experiments, store_root: Path, force: bool, summary: Summary, bars: progress.SweepProgress) -> None:
+def _run_serial(experiments, store_root: Path, force: bool, batch: int, summary: Summary,
+                bars: progress.SweepProgress) -> None:
     for target in experiments.targets:
         bars.job(f"build {target.target_id}")
         outcome = _record(summary, bars, build_job(target_document(target), str(store_root), force))
-        folder = store.target_dir(store_root, target.target_id)
-        for sampler in experiments.samplers:
-            if outcome.status == "failed":
+        if outcome.status == "failed":
+            for sampler in experiments.samplers:
                 _record(summary, bars, blocked(target, sampler))
-                continue
-            update = bars.job(f"{target.target_id} × {sampler.name}")
-            _record(summary, bars, sample_job(str(folder), sampler_document(sampler), force, update))
+            continue
+        folder = str(store.target_dir(store_root, target.target_id))
+        for group in batched_runs(experiments, batch):
+            for done in sample_task(folder, group, force, batch, follow=bars.job):
+                _record(summary, bars, done)
 
 
 def _worker_init() -> None:
@@ -234,7 +263,7 @@ def _stop_workers(pool: ProcessPoolExecutor) -> None:
     pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _run_pool(experiments, store_root: Path, jobs: int, force: bool, summary: Summary,
+def _run_pool(experiments, store_root: Path, jobs: int, force: bool, batch: int, summary: Summary,
               bars: progress.SweepProgress) -> None:
     context = multiprocessing.get_context("spawn")     # JAX is not fork-safe
     pool = ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_worker_init)
@@ -245,15 +274,19 @@ def _run_pool(experiments, store_root: Path, jobs: int, force: bool, summary: Su
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:
                 owner = pending.pop(future)
-                outcome = _record(summary, bars, future.result())
-                if outcome.kind != "build":
+                result = future.result()
+                if isinstance(result, list):             # a sampling task: its runs' outcomes
+                    for one in result:
+                        _record(summary, bars, one)
                     continue
+                outcome = _record(summary, bars, result)
                 folder = str(store.target_dir(store_root, owner.target_id))
-                for sampler in experiments.samplers:
-                    if outcome.status == "failed":
+                if outcome.status == "failed":
+                    for sampler in experiments.samplers:
                         _record(summary, bars, blocked(owner, sampler))
-                    else:
-                        pending[pool.submit(sample_job, folder, sampler_document(sampler), force)] = owner
+                    continue
+                for group in batched_runs(experiments, batch):
+                    pending[pool.submit(sample_task, folder, group, force, batch)] = owner
     except BaseException:
         _stop_workers(pool)
         raise

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 
 from lambda_hat import progress
 from lambda_hat.config import load

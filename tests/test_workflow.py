@@ -187,19 +187,19 @@ def test_interrupted_run_resumes_to_the_same_table(tmp_path):
 def test_a_successful_retry_leaves_nothing_of_the_failure(sweep, tmp_path, monkeypatch):
     from lambda_hat import sampling
 
-    real = sampling.estimate
+    real = sampling.estimate_batch
 
-    def flaky(meta, params, arrays, spec, progress=None):
-        if spec["algorithm"] == "sgld":
+    def flaky(meta, params, arrays, specs, progress=None):
+        if specs[0]["algorithm"] == "sgld":
             raise RuntimeError("flaky node")
-        return real(meta, params, arrays, spec, progress)
+        return real(meta, params, arrays, specs, progress)
 
     config = {**SWEEP, "targets": SWEEP["targets"][:1], "samplers": SWEEP["samplers"][:2]}
-    monkeypatch.setattr(sampling, "estimate", flaky)
+    monkeypatch.setattr(sampling, "estimate_batch", flaky)
     result, path = sweep(config)
     assert result.exit_code == 1 and (path.parent / "retry.yaml").is_file()
     assert list((tmp_path / "logs").glob("sample_*.log")) and list((tmp_path / "runs").rglob("error.json"))
-    monkeypatch.setattr(sampling, "estimate", real)
+    monkeypatch.setattr(sampling, "estimate_batch", real)
     result, _ = sweep(config)
     assert result.exit_code == 0, result.output
     assert not (path.parent / "retry.yaml").exists()

@@ -1,25 +1,29 @@
 /*
- * PLAN -> BUILD_TARGET -> combine(samplers) -> RUN_SAMPLER -> collect() -> COLLECT (-> PROMOTE)
+ * PLAN -> BUILD_TARGET -> combine(tasks) -> RUN_SAMPLER -> collect() -> COLLECT (-> PROMOTE)
  *
- * A failed build or run is ignored by Nextflow (after retries of resource kills), so the other
- * jobs go on; COLLECT still runs, with one row per planned job, and the failed jobs get
- * status 'failed'. Failed tasks are never cached: -resume runs exactly them (and changed ones) again.
+ * A RUN_SAMPLER task draws several runs of one target (a task folder of PLAN: at most
+ * --runs_per_task sampler specs, those of one compiled program side by side so they batch).
+ * A run that fails inside its task writes error.json and fails alone; its row says why.
+ * A failed build or killed task is ignored by Nextflow (after retries of resource kills), so the
+ * other jobs go on; COLLECT still runs, with one row per planned job. Failed tasks are never
+ * cached: -resume runs exactly them (and changed ones) again.
  */
 include { PLAN         } from '../modules/local/plan/main'
 include { BUILD_TARGET } from '../modules/local/build_target/main'
 include { RUN_SAMPLER  } from '../modules/local/run_sampler/main'
 include { COLLECT      } from '../modules/local/collect/main'
 include { PROMOTE      } from '../modules/local/promote/main'
-include { samplerLabel; targetLabel } from './utils'
+include { targetLabel; taskLabel } from './utils'
 
 workflow LLC {
     take:
     config        // path: the sweep file (its folder travels with PLAN: user presets, data files)
     code_version  // val: package version + digest of its source, part of every build's and run's hash
     promote       // val: also draw the plots and the gallery
+    runs_per_task // val: sampler runs per RUN_SAMPLER task
 
     main:
-    PLAN ( config.parent, config.name )
+    PLAN ( config.parent, config.name, runs_per_task )
 
     // target specs joined with the user data file each one reads (none for generated data)
     ch_data = PLAN.out.inputs
@@ -31,13 +35,17 @@ workflow LLC {
         .map { id, spec, data -> [ [ id: id, label: targetLabel(spec), code: code_version ], spec, data ?: [] ] }
     BUILD_TARGET ( ch_targets )
 
-    ch_samplers = PLAN.out.samplers.flatten().map { spec -> [ [ id: spec.baseName, label: samplerLabel(spec) ], spec ] }
+    ch_tasks = PLAN.out.tasks.flatten()
+        .map { folder ->
+            def specs = files("${folder}/*.json").sort { spec -> spec.name }   // names begin with the run's index
+            [ [ id: folder.name, label: taskLabel(specs) ], specs ]
+        }
     ch_jobs = BUILD_TARGET.out.target
-        .combine( ch_samplers )
-        .map { target_meta, target, sampler_meta, spec ->
-            [ [ id: "${target_meta.id}__${sampler_meta.id}".toString(), target_id: target_meta.id,
-                sampler_id: sampler_meta.id, label: "${target_meta.id} × ${sampler_meta.label}".toString(),
-                code: code_version ], target, spec ]
+        .combine( ch_tasks )
+        .map { target_meta, target, task_meta, specs ->
+            [ [ id: "${target_meta.id}__${task_meta.id}".toString(), target_id: target_meta.id,
+                task_id: task_meta.id, label: "${target_meta.id} × ${task_meta.label}".toString(),
+                code: code_version ], target, specs ]
         }
     RUN_SAMPLER ( ch_jobs )
 

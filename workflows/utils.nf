@@ -82,8 +82,10 @@ def targetLabel(Path spec) {
     return "${spec.baseName} (${labels.values().join('/')})".toString()
 }
 
-def samplerLabel(Path spec) {
-    return new groovy.json.JsonSlurper().parseText(spec.text).name ?: spec.baseName
+// a task's label: its first sampler's name, and how many more runs it holds
+def taskLabel(List specs) {
+    def first = new groovy.json.JsonSlurper().parseText(specs[0].text).name ?: specs[0].baseName
+    return specs.size() > 1 ? "${first} +${specs.size() - 1}" : first
 }
 
 // COLLECT's summary, and what to do about failed and suspect jobs
@@ -94,9 +96,9 @@ def closingSummary(String summary, String outdir) {
             "'warnings' column); rerun them with more draws or other settings."
     }
     if( summary.contains('\nfailed: ') ) {
-        lines << "Failed jobs have status 'failed'; the NOTE lines above name their tasks and work folders " +
-            "(.command.err). Fix the cause, then rerun the same command with -resume: only the failed and the " +
-            "changed jobs run again."
+        lines << "Failed jobs have status 'failed' and the reason in the 'error' column; for a task that failed whole, " +
+            "the NOTE lines above name its work folder (.command.err). Fix the cause, then rerun the same command " +
+            "with -resume: failed tasks and the tasks of changed jobs run again."
     }
     return lines.join('\n')
 }

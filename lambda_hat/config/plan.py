@@ -6,9 +6,10 @@ import csv
 import io
 from pathlib import Path
 
-from lambda_hat import store
+from lambda_hat import DEFAULT_BATCH, store
 from lambda_hat.config import ids
 from lambda_hat.config.experiments import Experiments
+from lambda_hat.samplers import batches
 
 
 def target_document(target) -> dict:
@@ -26,8 +27,33 @@ def jobs(experiments: Experiments) -> list[dict]:
             for t in experiments.targets for s in experiments.samplers]
 
 
-def write(experiments: Experiments, out: Path) -> dict:
-    """Write ``out/targets/tgt_*.json``, ``out/samplers/smp_*.json`` and ``out/plan.json``.
+def batched_runs(experiments: Experiments, size: int) -> list[list[dict]]:
+    """The sampler documents in batches of one compiled program, at most ``size`` each (see
+    ``samplers.batches``): the local runner's unit of work, and the building block of tasks."""
+    documents = [sampler_document(s) for s in experiments.samplers]
+    return [[documents[i] for i in group] for group in batches(documents, size)]
+
+
+def tasks(experiments: Experiments, runs_per_task: int) -> list[list[dict]]:
+    """Whole batches packed, in order, into tasks of at most ``runs_per_task`` runs (a task runs on
+    every target, in one process). A batch is never split, so every front end draws the same
+    batches and so gets the same numbers."""
+    packed: list[list[dict]] = []
+    for batch in batched_runs(experiments, runs_per_task):
+        if packed and len(packed[-1]) + len(batch) <= runs_per_task:
+            packed[-1] += batch
+        else:
+            packed.append(list(batch))
+    return packed
+
+
+def task_name(documents: list[dict]) -> str:
+    return "tsk_" + ids.digest(ids.canonical([d["sampler_id"] for d in documents]))
+
+
+def write(experiments: Experiments, out: Path, runs_per_task: int = DEFAULT_BATCH) -> dict:
+    """Write ``out/targets/tgt_*.json``, ``out/samplers/smp_*.json``, ``out/plan.json``, and
+    ``out/tasks/tsk_*/<index>_smp_*.json``: the sampler specs of each task (see :func:`tasks`).
 
     Files of an earlier plan that this config no longer names are removed, so the folder always
     describes exactly this config (Nextflow globs it).
@@ -38,10 +64,16 @@ def write(experiments: Experiments, out: Path) -> dict:
         wanted[out / "targets" / f"{target.target_id}.json"] = target_document(target)
     for sampler in experiments.samplers:
         wanted[out / "samplers" / f"{sampler.sampler_id}.json"] = sampler_document(sampler)
-    for folder in ("targets", "samplers"):
-        for stale in (out / folder).glob("*.json") if (out / folder).is_dir() else []:
+    for task in tasks(experiments, runs_per_task):
+        for index, document in enumerate(task):     # the index keeps the task's order in a folder
+            wanted[out / "tasks" / task_name(task) / f"{index:03d}_{document['sampler_id']}.json"] = document
+    for pattern in ("targets/*.json", "samplers/*.json", "tasks/*/*.json"):
+        for stale in out.glob(pattern):
             if stale not in wanted:
                 stale.unlink()
+    for folder in out.glob("tasks/*/"):
+        if not any(folder.iterdir()):
+            folder.rmdir()
     for path, document in wanted.items():
         store.write_json(path, document)
     summary = counts(experiments)

@@ -9,18 +9,18 @@ import jax
 import jax.numpy as jnp
 
 from lambda_hat.samplers.curvature import max_curvature
-from lambda_hat.types import Algorithm, Problem, RunSettings, field_
+from lambda_hat.types import Algorithm, Problem, RunSettings, auto, field_
 
 
 @dataclass(frozen=True)
 class Settings(RunSettings):
     num_integration_steps: int = field_(16, minimum=1, doc="leapfrog steps per proposal")
     target_acceptance: float = field_(0.8, minimum=0.0, exclusive=True, maximum=1.0, below=True,
-                                      doc="adaptation target, in (0, 1)")
-    step_size: float = field_(0.0, minimum=0.0, doc="initial step size (0 = from curvature)")
+                                      doc="adaptation target, in (0, 1)", batch=True)
+    step_size: float = field_(0.0, minimum=0.0, doc="initial step size (0 = from curvature)", batch=True)
     diagonal_mass: bool = field_(True, doc="diagonal (true) or dense (false) mass matrix")
     step_jitter: float = field_(0.2, minimum=0.0, maximum=1.0, below=True,
-                                doc="step size drawn within (1 +- jitter) x adapted")
+                                doc="step size drawn within (1 +- jitter) x adapted", batch=True)
 
 
 def adapted(kernel_factory, problem: Problem, settings, grad_evals_per_step, jitter: float = 0.0,
@@ -32,7 +32,7 @@ def adapted(kernel_factory, problem: Problem, settings, grad_evals_per_step, jit
     """
 
     def warmup(key, position):
-        step_size = settings.step_size or 0.5 / jnp.sqrt(max_curvature(problem.logdensity, position))
+        step_size = auto(settings.step_size, lambda: 0.5 / jnp.sqrt(max_curvature(problem.logdensity, position)))
         # explicit dtypes: with float64 enabled, blackjax's default mass matrix would upcast float32 chains
         mass = jnp.ones_like(position) if settings.diagonal_mass else jnp.eye(position.size, dtype=position.dtype)
         adaptation = blackjax.window_adaptation(

@@ -19,7 +19,7 @@ class Settings(RunSettings):
     warmup: int = field_(2000, minimum=0, doc="tuning steps of L, step size and mass matrix")
     L: float = field_(0.0, minimum=0.0, doc="momentum decoherence length (0 = tuned)")
     step_size: float = field_(0.0, minimum=0.0, doc="integrator step size (0 = tuned)")
-    desired_energy_var: float = field_(5e-4, minimum=0.0, exclusive=True, doc="tuning target")
+    desired_energy_var: float = field_(5e-4, minimum=0.0, exclusive=True, doc="tuning target", batch=True)
     diagonal_preconditioning: bool = field_(True, doc="tune a diagonal mass matrix")
 
 

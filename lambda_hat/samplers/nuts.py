@@ -13,9 +13,9 @@ from lambda_hat.types import Algorithm, Problem, RunSettings, field_
 @dataclass(frozen=True)
 class Settings(RunSettings):
     target_acceptance: float = field_(0.8, minimum=0.0, exclusive=True, maximum=1.0, below=True,
-                                      doc="adaptation target, in (0, 1)")
+                                      doc="adaptation target, in (0, 1)", batch=True)
     max_tree_depth: int = field_(6, minimum=1, maximum=12, doc="at most 2**depth leapfrog steps per draw")
-    step_size: float = field_(0.0, minimum=0.0, doc="initial step size (0 = from curvature)")
+    step_size: float = field_(0.0, minimum=0.0, doc="initial step size (0 = from curvature)", batch=True)
     diagonal_mass: bool = field_(True, doc="diagonal (true) or dense (false) mass matrix")
 
 

@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 
 from lambda_hat.samplers.curvature import max_curvature
-from lambda_hat.types import Algorithm, Array, Problem, RunSettings, field_
+from lambda_hat.types import Algorithm, Array, Problem, RunSettings, auto, field_
 
 
 @dataclass(frozen=True)
@@ -23,16 +23,19 @@ class Settings(RunSettings):
     dtype: str = field_("float32", choices=("float32", "float64"), doc="precision of the draws")
     draws: int = field_(2000, minimum=1, doc="kept draws per chain (after thinning)")
     warmup: int = field_(10000, minimum=0, doc="burn-in steps, discarded")
-    step_size: float = field_(0.0, minimum=0.0, doc="eps (0 = step_scale / largest curvature)")
-    step_scale: float = field_(0.04, minimum=0.0, exclusive=True, doc="eps x largest curvature, when automatic")
+    step_size: float = field_(0.0, minimum=0.0, doc="eps (0 = step_scale / largest curvature)", batch=True)
+    step_scale: float = field_(0.04, minimum=0.0, exclusive=True, batch=True,
+                               doc="eps x largest curvature, when automatic")
     noise_ratio: float = field_(0.01, minimum=0.0, exclusive=True,
-                                doc="cap on (minibatch gradient noise / injected noise), when automatic")
+                                doc="cap on (minibatch gradient noise / injected noise), when automatic", batch=True)
     batch_size: int = field_(256, minimum=0, doc="minibatch size (0, or the default on data of n <= 256: full batch)")
     thin: int = field_(10, minimum=1, doc="steps per kept draw")
     precond: str = field_("rmsprop", choices=("none", "rmsprop", "adam"), doc="preconditioner")
-    precond_decay: float = field_(0.999, minimum=0.0, maximum=1.0, below=True, doc="b2: decay of the squared-gradient average")
-    momentum_decay: float = field_(0.9, minimum=0.0, maximum=1.0, below=True, doc="b1: decay of the gradient average (adam)")
-    precond_eps: float = field_(1e-8, minimum=0.0, exclusive=True, doc="a in P = 1 / (sqrt(v) + a)")
+    precond_decay: float = field_(0.999, minimum=0.0, maximum=1.0, below=True, batch=True,
+                                  doc="b2: decay of the squared-gradient average")
+    momentum_decay: float = field_(0.9, minimum=0.0, maximum=1.0, below=True, batch=True,
+                                   doc="b1: decay of the gradient average (adam)")
+    precond_eps: float = field_(1e-8, minimum=0.0, exclusive=True, doc="a in P = 1 / (sqrt(v) + a)", batch=True)
 
 
 class State(NamedTuple):
@@ -84,12 +87,13 @@ def build(settings: Settings, problem: Problem) -> Algorithm:
     def step_size_for(state: State, noise_var: Array):
         """``step_scale / lambda_max(P H)``, capped so the minibatch noise, about ``eps P Var[g] / 4``
         per coordinate relative to the injected noise, stays below ``noise_ratio``."""
-        if settings.step_size:
-            return jnp.asarray(settings.step_size, state.position.dtype)
-        precond = preconditioner(state)
-        curvature = settings.step_scale / max_curvature(problem.logdensity, problem.position, jnp.sqrt(precond))
-        noise = 4 * settings.noise_ratio / jnp.maximum(jnp.max(precond * noise_var), 1e-30)
-        return jnp.minimum(curvature, noise)
+        def automatic():
+            precond = preconditioner(state)
+            curvature = settings.step_scale / max_curvature(problem.logdensity, problem.position, jnp.sqrt(precond))
+            noise = 4 * settings.noise_ratio / jnp.maximum(jnp.max(precond * noise_var), 1e-30)
+            return jnp.minimum(curvature, noise)
+
+        return jnp.asarray(auto(settings.step_size, automatic), state.position.dtype)
 
     def warmup(key, position):
         ones = jnp.ones_like(position)

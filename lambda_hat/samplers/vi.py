@@ -26,7 +26,7 @@ class Settings(RunSettings):
     M: int = field_(8, minimum=1, doc="mixture components")
     r: int = field_(2, minimum=0, doc="rank of each component's factor loading")
     steps: int = field_(2000, minimum=1, doc="optimization steps of the ELBO")
-    lr: float = field_(0.01, minimum=0.0, exclusive=True, doc="Adam learning rate")
+    lr: float = field_(0.01, minimum=0.0, exclusive=True, doc="Adam learning rate", batch=True)
     samples: int = field_(1, minimum=1, doc="reparameterized draws per component per step")
     batch_size: int = field_(0, minimum=0, doc="minibatch size of the ELBO's log-density (0 = full batch)")
 

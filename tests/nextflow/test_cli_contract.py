@@ -36,7 +36,8 @@ def placeholders(line: str) -> list[str]:
     line = line.replace("${args}", "").split(" > ")[0]
     line = re.sub(r"\$\{task\.cpus\}", "2", line)
     line = line.replace("${platform}", "--platform cuda").replace("${data}", "--data-file data.npz")
-    line = line.replace("${runs}", "run_aaaaaaaaaaaa run_bbbbbbbbbbbb")
+    line = line.replace("${runs}", "run_aaaaaaaaaaaa run_bbbbbbbbbbbb").replace("${runs_per_task}", "16")
+    line = line.replace("${spec_args}", "--spec a.json --spec b.json")
     line = re.sub(r"\$\{[^}]+\}", "value", line)
     return shlex.split(line)
 

@@ -49,7 +49,7 @@ def test_test_profile_gives_the_local_runners_numbers(nextflow, tmp_path):
     # every run is published into the store layout of the local runner
     for row in piped.itertuples():
         assert (run.outdir / "runs" / "targets" / row.target_id / f"run_{row.run_id}" / "analysis.json").is_file()
-    assert run.statuses("RUN_SAMPLER") == ["COMPLETED"] * 4
+    assert run.statuses("RUN_SAMPLER") == ["COMPLETED"] * 2        # one task per target draws its 2 runs
     # PROMOTE: the gallery has a row per job, with each status as in the table
     page = (run.outdir / "gallery" / "index.html").read_text()
     assert page.count('<tr class=run') == 4 and page.count("<td>ok</td>") == (piped["status"] == "ok").sum()
@@ -64,43 +64,60 @@ def test_test_profile_gives_the_local_runners_numbers(nextflow, tmp_path):
     pd.testing.assert_frame_equal(piped.drop(columns=VOLATILE), alone.drop(columns=VOLATILE))
 
 
-def test_a_failed_job_fails_alone_and_resume_reruns_only_it(nextflow, tmp_path):
+def test_a_failed_run_fails_alone_with_its_reason_and_resume_reruns_what_changed(nextflow, tmp_path):
     folder = tmp_path / "config"
     target = TINY_TARGETS[0]
     config = write_config(folder, {"targets": [target], "samplers": [HMC, DIVERGING]})
 
     first = nextflow("-profile", "local", "--config", str(config))
-    assert first.returncode != 0, first.output          # workflow.failOnIgnore: a failed job fails the run
+    assert first.returncode != 0, first.output          # a failed job fails the run
     rows = table(first)
     assert len(rows) == 2
     ok, failed = rows[rows["status"] != "failed"], rows[rows["status"] == "failed"]
     assert len(ok) == 1 and ok["sampler"].str.startswith("hmc").all() and np.isfinite(ok["llc_mean"]).all()
     assert len(failed) == 1 and failed["sampler"].str.startswith("sgld").all()
-    assert "RUN_SAMPLER task failed" in failed["error"].iloc[0] and failed["llc_mean"].isna().all()
-    assert re.search(r"NOTE: Process `LLC:RUN_SAMPLER \(tgt_\w+ × sgld\[.*\)` terminated with an error", first.output)
-    assert "rerun the same command with -resume" in first.output
-    assert first.statuses("RUN_SAMPLER") == ["COMPLETED", "FAILED"]
+    assert "NaN or inf" in failed["error"].iloc[0] and failed["llc_mean"].isna().all()   # the run's own reason
+    assert "some jobs failed" in first.output and "rerun the same command with -resume" in first.output
+    assert first.statuses("RUN_SAMPLER") == ["COMPLETED"]                # both runs in one task
 
     again = nextflow("-profile", "local", "--config", str(config), "-resume")
-    assert again.returncode != 0
-    assert again.statuses("BUILD_TARGET") == ["CACHED"]
-    assert again.statuses("RUN_SAMPLER") == ["CACHED", "FAILED"]       # the failed job, and only it, ran again
+    assert again.returncode != 0                                         # still failed: nothing changed
+    assert again.statuses("BUILD_TARGET") == ["CACHED"] and again.statuses("RUN_SAMPLER") == ["CACHED"]
+    assert "NaN or inf" in table(again).loc[lambda t: t["status"] == "failed", "error"].iloc[0]
 
     fixed = {**SGLD, "overrides": {**SGLD["overrides"], "draws": 40}}
     write_config(folder, {"targets": [target], "samplers": [HMC, fixed]})
     resumed = nextflow("-profile", "local", "--config", str(config), "-resume")
     assert resumed.returncode == 0, resumed.output
-    assert resumed.statuses("BUILD_TARGET") == ["CACHED"]
-    assert resumed.statuses("RUN_SAMPLER") == ["CACHED", "COMPLETED"]
+    assert resumed.statuses("BUILD_TARGET") == ["CACHED"] and resumed.statuses("RUN_SAMPLER") == ["COMPLETED"]
     rows = table(resumed)
     assert (rows["status"] != "failed").all() and sorted(rows["draws"]) == [30, 40]
 
-    # an edit in place of the same file is seen: PLAN is never cached, the changed job runs
+    # an edit in place of the same file is seen: PLAN is never cached, the changed job runs;
+    # with a task per run, the unchanged run stays cached
     write_config(folder, {"targets": [target], "samplers": [HMC, {**fixed, "overrides": {**fixed["overrides"], "draws": 50}}]})
-    edited = nextflow("-profile", "local", "--config", str(config), "-resume")
+    single = nextflow("-profile", "local", "--config", str(config), "-resume", "--runs_per_task", "1")
+    assert single.returncode == 0, single.output
+    assert single.statuses("RUN_SAMPLER") == ["COMPLETED", "COMPLETED"]   # new tasks: one run each
+    write_config(folder, {"targets": [target], "samplers": [HMC, {**fixed, "overrides": {**fixed["overrides"], "draws": 60}}]})
+    edited = nextflow("-profile", "local", "--config", str(config), "-resume", "--runs_per_task", "1")
     assert edited.returncode == 0, edited.output
     assert edited.statuses("RUN_SAMPLER") == ["CACHED", "COMPLETED"]
-    assert sorted(table(edited)["draws"]) == [30, 50]
+    assert sorted(table(edited)["draws"]) == [30, 60]
+
+
+def test_a_task_that_fails_whole_gives_failed_rows(nextflow, tmp_path):
+    """A task that dies (here: an option its CLI refuses) is ignored after its retries; COLLECT
+    still runs on the empty list of runs, and the job's row names the failed task."""
+    config = write_config(tmp_path / "config", {"targets": [TINY_TARGETS[0]], "samplers": [HMC]})
+    broken = tmp_path / "broken.config"
+    broken.write_text("process { withName: 'RUN_SAMPLER' { ext.args = '--no-such-option' } }\n")
+    run = nextflow("-profile", "local", "-c", str(broken), "--config", str(config))
+    assert run.returncode != 0
+    assert run.statuses("RUN_SAMPLER") == ["FAILED"] and run.statuses("COLLECT") == ["COMPLETED"]
+    assert re.search(r"NOTE: Process `LLC:RUN_SAMPLER \(tgt_\w+ × hmc\[.*\)` terminated with an error", run.output)
+    rows = table(run)
+    assert len(rows) == 1 and rows["status"].iloc[0] == "failed" and "RUN_SAMPLER task failed" in rows["error"].iloc[0]
 
 
 def test_a_failed_build_is_a_failed_row_for_each_of_its_jobs(nextflow, tmp_path):
@@ -118,9 +135,9 @@ def test_when_every_job_fails_the_table_still_comes(nextflow, tmp_path):
     config = write_config(tmp_path / "config", {"targets": [TINY_TARGETS[0]], "samplers": [DIVERGING]})
     run = nextflow("-profile", "local", "--config", str(config))
     assert run.returncode != 0
-    assert run.statuses("COLLECT") == ["COMPLETED"]            # it ran on an empty list of runs
+    assert run.statuses("COLLECT") == ["COMPLETED"]
     rows = table(run)
-    assert len(rows) == 1 and rows["status"].iloc[0] == "failed" and "RUN_SAMPLER task failed" in rows["error"].iloc[0]
+    assert len(rows) == 1 and rows["status"].iloc[0] == "failed" and "NaN or inf" in rows["error"].iloc[0]
 
 
 def resolved(nextflow_bin, profile: str, cwd: Path) -> str:
@@ -154,8 +171,8 @@ def test_profiles_resolve_as_documented(nextflow_bin, tmp_path):
 def test_stub_run_fans_out_every_job(nextflow, tmp_path):
     run = nextflow("-profile", "test,local", "-stub-run")
     assert run.returncode == 0, run.output
-    jobs = [row for row in run.trace() if row["name"].startswith("LLC:RUN_SAMPLER ")]
-    assert len(jobs) == 4 and len({row["hash"] for row in jobs}) == 4
+    tasks = [row for row in run.trace() if row["name"].startswith("LLC:RUN_SAMPLER ")]
+    assert len(tasks) == 2 and len({row["hash"] for row in tasks}) == 2    # a task per target, 2 runs each
     runs = list((run.outdir / "runs" / "targets").glob("tgt_*/run_*"))
     assert len(runs) == 4 and len({path.name for path in runs}) == 4
 

@@ -57,14 +57,14 @@ def test_nf_test_specs_parse():
 
 SEEDED = [
     ("workflows/llc.nf", "BUILD_TARGET ( ch_targets )", "BUILD_TARGETS ( ch_targets )", "lint", "BUILD_TARGETS"),
-    ("workflows/llc.nf", ".combine( ch_samplers )", ".combin( ch_samplers )", "wiring", "unknown channel operator `.combin`"),
-    ("workflows/llc.nf", "PLAN.out.samplers.flatten()", "PLAN.out.sampler.flatten()", "wiring", "has no emit `sampler`"),
+    ("workflows/llc.nf", ".combine( ch_tasks )", ".combin( ch_tasks )", "wiring", "unknown channel operator `.combin`"),
+    ("workflows/llc.nf", "PLAN.out.tasks.flatten()", "PLAN.out.task.flatten()", "wiring", "has no emit `task`"),
     ("workflows/llc.nf", "RUN_SAMPLER ( ch_jobs )", "RUN_SAMPLER ( ch_jobs, ch_jobs )", "wiring", "takes 1 input(s), called with 2"),
     ("workflows/llc.nf", "PLAN.out.targets.flatten()", "channel.fromLis(PLAN.out.targets).flatten()", "wiring",
      "unknown channel factory"),
     ("conf/modules.config", "withName: 'PLAN'", "withName: 'PLANN'", "wiring", "matches no process"),
     ("modules/local/run_sampler/main.nf", "label 'process_gpu'", "labels 'process_gpu'", "lint", "error"),
-    ("modules/local/run_sampler/main.nf", "--spec ${spec}", "--spec ${specs}", "lint", "`specs` is not defined"),
+    ("modules/local/run_sampler/main.nf", "--spec ${spec}", "--spec ${spex}", "lint", "`spex` is not defined"),
     ("nextflow.config", "queue_size           = 50", "queue_size           = ", "lint", "error"),
 ]
 

@@ -8,21 +8,22 @@ process PLAN {
     input:
     path config_dir     // the sweep file's folder: user presets/ and data files travel with it
     val config_name
+    val runs_per_task   // sampler runs per RUN_SAMPLER task
 
     output:
     path "plan/targets/tgt_*.json" , emit: targets
-    path "plan/samplers/smp_*.json", emit: samplers
+    path "plan/tasks/tsk_*"        , emit: tasks, type: 'dir'   // one folder of sampler specs per task
     path "plan/plan.json"          , emit: summary
     path "plan/inputs.csv"         , emit: inputs
 
     script:
     def args = task.ext.args ?: ''
     """
-    lambda-hat-task --cpus ${task.cpus} plan --config ${config_dir}/${config_name} --out plan --inputs plan/inputs.csv ${args}
+    lambda-hat-task --cpus ${task.cpus} plan --config ${config_dir}/${config_name} --out plan --inputs plan/inputs.csv --runs-per-task ${runs_per_task} ${args}
     """
 
     stub:   // planning is cheap and computes nothing: a stub run plans for real, so it fans out the true N x M
     """
-    lambda-hat-task --cpus ${task.cpus} plan --config ${config_dir}/${config_name} --out plan --inputs plan/inputs.csv
+    lambda-hat-task --cpus ${task.cpus} plan --config ${config_dir}/${config_name} --out plan --inputs plan/inputs.csv --runs-per-task ${runs_per_task}
     """
 }

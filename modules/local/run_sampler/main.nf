@@ -1,27 +1,33 @@
 process RUN_SAMPLER {
     tag "${meta.label ?: meta.id}"
     label 'process_gpu'
-    cache 'deep'            // the spec is a new file on every PLAN: hash it by content
+    cache 'deep'            // the specs are new files on every PLAN: hash them by content
 
     input:
-    tuple val(meta), path(target), path(spec)
+    tuple val(meta), path(target), path(specs, stageAs: 'specs/*')
 
     output:
     tuple val(meta), path("targets/${meta.target_id}/run_*", type: 'dir'), emit: run
 
     script:
+    // one process for several runs of one target (start-up paid once); runs of one compiled program
+    // are drawn as one batch. A run that fails writes its error.json and fails alone (--keep-going);
+    // a task killed for resources exits non-zero and is retried whole.
     def args = task.ext.args ?: ''
     def platform = task.ext.platform ? "--platform ${task.ext.platform}" : ''
+    def spec_args = (specs instanceof List ? specs : [ specs ]).collect { spec -> "--spec ${spec}" }.join(' ')
     """
-    lambda-hat-task --cpus ${task.cpus} ${platform} sample --target ${target} --spec ${spec} --out targets/${meta.target_id} --no-lock ${args}
+    lambda-hat-task --cpus ${task.cpus} ${platform} sample --target ${target} ${spec_args} --out targets/${meta.target_id} --no-lock --keep-going ${args}
     """
 
-    stub:   // the folder name must differ between targets: COLLECT stages every run side by side
-    def run = "targets/${meta.target_id}/run_stub_${meta.target_id}_${meta.sampler_id}"
+    stub:   // the folder names must differ between targets: COLLECT stages every run side by side
+    def names = (specs instanceof List ? specs : [ specs ]).collect { spec -> "targets/${meta.target_id}/run_stub_${meta.target_id}_${spec.baseName}" }.join(' ')
     """
-    mkdir -p ${run}
-    echo '{}' > ${run}/analysis.json
-    echo '{}' > ${run}/sampler.json
-    touch ${run}/trace.npz
+    for run in ${names}; do
+        mkdir -p \$run
+        echo '{}' > \$run/analysis.json
+        echo '{}' > \$run/sampler.json
+        touch \$run/trace.npz
+    done
     """
 }
