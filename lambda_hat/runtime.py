@@ -44,6 +44,7 @@ def configure() -> None:
             directory.mkdir(parents=True, exist_ok=True)
             if not os.access(directory, os.W_OK):
                 raise PermissionError(13, "not writable")
+            atomic_cache_writes()
             jax.config.update("jax_compilation_cache_dir", str(directory))
             jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)
             jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
@@ -51,6 +52,49 @@ def configure() -> None:
             print(f"warning: JAX compilation cache off: cannot use {directory} ({err.strerror or err})",
                   file=sys.stderr, flush=True)
     _DONE = True
+
+
+def atomic_cache_writes() -> bool:
+    """Make the persistent compilation cache safe to share between processes.
+
+    JAX writes an entry in place: a task killed mid-write leaves a truncated entry, which every
+    later process reads, warns about and compiles again (an entry is never replaced), and two
+    tasks writing one entry at once can interleave. Here each entry goes to a temporary file of
+    its own first and is renamed into place (atomic on POSIX), so a reader finds the whole entry
+    or none. Uses JAX's internal cache class; returns False (JAX's own writes) where it changed.
+    """
+    try:
+        from jax._src import compilation_cache, lru_cache
+    except ImportError:
+        return False
+    if getattr(compilation_cache.get_file_cache, "atomic", False):
+        return True
+    if not (hasattr(lru_cache, "LRUCache") and hasattr(lru_cache, "_CACHE_SUFFIX")):
+        return False
+
+    class AtomicCache(lru_cache.LRUCache):
+        def put(self, key: str, value: bytes) -> None:
+            if self.eviction_enabled or not key:      # JAX's locked, size-bounded mode as it is
+                return super().put(key, value)
+            path = Path(str(self.path)) / f"{key}{lru_cache._CACHE_SUFFIX}"
+            if path.exists():
+                return
+            temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+            try:
+                temporary.write_bytes(value)
+                os.replace(temporary, path)
+            finally:
+                temporary.unlink(missing_ok=True)
+
+    def get_file_cache(path: str):
+        cache = AtomicCache(path, max_size=jax.config.jax_compilation_cache_max_size)
+        if jax.config.jax_compilation_cache_check_contents:
+            return compilation_cache.VerificationCache(cache), path
+        return cache, path
+
+    get_file_cache.atomic = True
+    compilation_cache.get_file_cache = get_file_cache
+    return True
 
 
 def check_platforms() -> None:
