@@ -9,7 +9,10 @@ its run time against the work it did (a build's or a run's own `walltime_sec`); 
 that task's start-up (process start, imports, JAX initialisation, reading its inputs, writing and
 publishing its outputs).
 
-    python benchmarks/nextflow_overhead.py [--config FILE] [--nextflow CMD]
+    python benchmarks/nextflow_overhead.py [--config FILE] [--nextflow CMD] [--runs_per_task N]
+
+A RUN_SAMPLER task holds up to --runs_per_task runs of one target (the pipeline's default; 1 gives
+a task per run, as before batching).
 """
 
 from __future__ import annotations
@@ -50,11 +53,12 @@ def seconds(text: str) -> float:
 
 
 def own_seconds(workdir: Path) -> float | None:
-    """What a build or a run task reports as its own time: its output's meta.json or analysis.json."""
+    """What a build or a run task reports as its own time: its output's meta.json, or the sum over
+    its runs' analysis.json (a run's walltime_sec is its share of its batch's time)."""
     for pattern in ("targets/*/run_*/analysis.json", "targets/*/meta.json"):
         found = list(workdir.glob(pattern))
         if found:
-            return json.loads(found[0].read_text())["walltime_sec"]
+            return sum(json.loads(path.read_text())["walltime_sec"] for path in found)
     return None
 
 
@@ -62,6 +66,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", type=Path, default=ROOT / "config" / "experiments.yaml")
     parser.add_argument("--nextflow", default=shutil.which("nextflow") or f"bash {ROOT / 'scripts' / 'nextflow'}")
+    parser.add_argument("--runs_per_task", type=int, default=None, help="passed to the pipeline (default: its own)")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="lambda_hat_nf_"))
     config = work / "config" / "experiments.yaml"
@@ -76,20 +81,22 @@ def main() -> None:
     local_wall = timed([*local, "--force"], work / "local", env)
     (work / "nf").mkdir()
     nextflow = [*shlex.split(args.nextflow), "run", str(ROOT / "main.nf"), "-profile", "local",
-                "--config", str(config), "--compilation_cache", str(cache), "--outdir", "results"]
+                "--config", str(config), "--compilation_cache", str(cache), "--outdir", "results",
+                *(["--runs_per_task", str(args.runs_per_task)] if args.runs_per_task else [])]
     nf_wall = timed(nextflow, work / "nf", env)
 
     outdir = work / "nf" / "results"
     with open(outdir / "pipeline_info" / "trace.txt", newline="") as handle:
         tasks = list(csv.DictReader(handle, delimiter="\t"))
     print(f"{'task':<60} {'realtime s':>10} {'own work s':>10} {'start-up s':>10}")
-    startups = []
+    startups, task_time = [], 0.0
     for task in tasks:
         real = seconds(task["realtime"])
         own = own_seconds(next((work / "nf" / "work").glob(f"{task['hash']}*")))
         startup = real - own if own is not None else None
         if startup is not None:
             startups.append(startup)
+            task_time += real
         nan = float("nan")
         print(f"{task['name'][:60]:<60} {real:>10.1f} {own if own is not None else nan:>10.1f} "
               f"{startup if startup is not None else nan:>10.1f}")
@@ -97,8 +104,8 @@ def main() -> None:
     print(f"local runner wall {local_wall:.1f} s, Nextflow wall {nf_wall:.1f} s, ratio {nf_wall / local_wall:.2f}")
     if startups:
         print(f"per-task start-up: median {statistics.median(startups):.1f} s, "
-              f"total {sum(startups):.1f} s over {len(startups)} build/run tasks "
-              f"({sum(startups) / nf_wall:.0%} of the Nextflow wall time)")
+              f"total {sum(startups):.1f} s over {len(startups)} build/run tasks: "
+              f"{sum(startups) / task_time:.0%} of their task time, {sum(startups) / nf_wall:.0%} of the Nextflow wall time")
     print(f"(sweep {args.config}; warm compilation cache; work folder {work})")
 
 

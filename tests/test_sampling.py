@@ -98,3 +98,36 @@ def test_a_diverging_run_fails_alone_and_finished_runs_are_skipped(tmp_path):
     again = sample_all(folder, documents)
     assert [r.ran for r in again] == [False, True]    # the finished run is kept, the failed one retried
     assert (first[0].folder / "analysis.json").stat().st_mtime_ns == before
+
+
+def test_presets_mark_the_settings_a_batch_may_vary():
+    from typer.testing import CliRunner
+
+    from lambda_hat.cli import app
+
+    result = CliRunner().invoke(app, ["presets", "sampler"])
+    assert result.exit_code == 0, result.output
+    lines = {line.split()[0]: line for line in result.output.splitlines() if line.startswith("    ")}
+    assert lines["step_scale"].endswith("[batch]") and lines["gamma"].endswith("[batch]")
+    assert not lines["precond"].endswith("[batch]") and not lines["draws"].endswith("[batch]")
+
+
+def test_sample_command_runs_several_specs_and_reports_each(tmp_path):
+    from typer.testing import CliRunner
+
+    from lambda_hat.cli import app
+
+    good = {"name": "sgld", "overrides": {**DIVERGING["overrides"], "step_size": 1e-4}}
+    folder, documents = plans(tmp_path, [good, DIVERGING])
+    specs = []
+    for document in documents:
+        specs += ["--spec", str(tmp_path / f"{document['sampler_id']}.json")]
+        store.write_json(tmp_path / f"{document['sampler_id']}.json", document)
+    runner = CliRunner()
+    failed = runner.invoke(app, ["sample", "--target", str(folder), *specs])
+    assert failed.exit_code == 1
+    assert "1 of 2 runs failed" in failed.output and "NaN" in failed.output
+    kept = runner.invoke(app, ["sample", "--target", str(folder), *specs, "--keep-going"])
+    assert kept.exit_code == 0, kept.output
+    assert "exists:" in kept.output                      # the finished run is not drawn again
+    assert len(list(folder.glob("run_*/analysis.json"))) == 1 and len(list(folder.glob("run_*/error.json"))) == 1

@@ -121,9 +121,11 @@ def build(cls: type, mapping: dict, path: str, where: dict | None = None) -> tup
 
 
 def describe(cls: type) -> list[tuple[str, str, Any, str]]:
-    """``(key, type, default, doc)`` for each field of ``cls``, for ``lambda-hat presets``."""
+    """``(key, type, default, doc)`` for each field of ``cls``, for ``lambda-hat presets``; the doc of
+    a setting that runs may differ in and still share one batch ends with ``[batch]``."""
     rows = []
     for field in dataclasses.fields(cls):
         default = field.default_factory() if field.default is dataclasses.MISSING else field.default
-        rows.append((field.name, str(field.type), default, field.metadata.get("doc", "")))
+        doc = field.metadata.get("doc", "") + (" [batch]" if field.metadata.get("batch") else "")
+        rows.append((field.name, str(field.type), default, doc))
     return rows

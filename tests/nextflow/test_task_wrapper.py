@@ -9,7 +9,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 WRAPPER = ROOT / "bin" / "lambda-hat-task"
-PROBE = "import os, jax; jax.numpy.ones(1).block_until_ready(); print(os.environ['XLA_FLAGS'], os.environ['OMP_NUM_THREADS'])"
+PROBE = ("import os, jax; jax.numpy.ones(1).block_until_ready(); "
+         "print(os.environ.get('XLA_FLAGS', '-'), os.environ['OMP_NUM_THREADS'])")
 
 
 def fake_cli(tmp_path: Path) -> Path:
@@ -23,10 +24,12 @@ def fake_cli(tmp_path: Path) -> Path:
 
 def test_thread_flags_are_accepted_by_jaxlib(tmp_path):
     env = {**os.environ, "PATH": f"{fake_cli(tmp_path)}:{os.environ['PATH']}", "JAX_PLATFORMS": "cpu"}
-    for cpus, eigen in (("1", "false"), ("4", "true")):
+    env.pop("XLA_FLAGS", None)
+    for cpus, flags in (("1", "--xla_cpu_multi_thread_eigen=false"), ("4", "-")):
         result = subprocess.run(["bash", str(WRAPPER), "--cpus", cpus, PROBE], env=env, capture_output=True, text=True)
         assert result.returncode == 0, result.stderr         # jaxlib aborts on an unknown XLA flag
-        assert f"--xla_cpu_multi_thread_eigen={eigen}" in result.stdout and result.stdout.split()[-1] == cpus
+        # several CPUs: XLA's defaults, so the compilation cache keys match the local runner's
+        assert result.stdout.split()[0] == flags and result.stdout.split()[-1] == cpus
 
 
 def test_platform_reaches_jax(tmp_path):
