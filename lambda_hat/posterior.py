@@ -79,7 +79,7 @@ def build(loss: Callable, w_star: Array, n: int, beta0: float, gamma: float, bat
         grad = -nbeta * loss_grad - gamma * (w - w_star)
         return Estimate(value, logdensity_value, grad, loss_grad)
 
-    problem = Problem(logdensity=logdensity, grad_estimator=grad_estimator, position=w_star, num_data=n)
+    problem = Problem(logdensity=logdensity, grad_estimator=grad_estimator, position=w_star)
     return Posterior(problem, loss, n, beta, gamma, loss(w_star))
 
 

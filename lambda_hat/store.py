@@ -34,10 +34,6 @@ def target_dir(store: Path, target_id: str) -> Path:
     return Path(store) / "targets" / target_id
 
 
-def run_dir(store: Path, target_id: str, run_id: str) -> Path:
-    return target_dir(store, target_id) / f"run_{run_id}"
-
-
 def _jsonable(value):
     """Plain JSON values; NaN and inf become null."""
     if isinstance(value, dict):

@@ -85,13 +85,11 @@ class Problem(NamedTuple):
     logdensity : full-batch log-density of the (localized tempered) posterior.
     grad_estimator : ``(position, key) -> Estimate`` on a minibatch drawn with ``key``.
     position : the start point (a flat vector), also the centre of localization.
-    num_data : n, the number of samples.
     """
 
     logdensity: LogDensityFn
     grad_estimator: Callable[[Array, PRNGKey], "Estimate"]
     position: Array
-    num_data: int
 
 
 class Algorithm(NamedTuple):

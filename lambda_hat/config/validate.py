@@ -101,8 +101,9 @@ def field_names(cls: type) -> list[str]:
 def build(cls: type, mapping: dict, path: str, where: dict | None = None) -> tuple[Any, list[str]]:
     """Build dataclass ``cls`` from ``mapping`` (missing keys take the defaults).
 
-    ``where`` maps a key to the path its value came from (default ``path``), for messages.
-    Returns ``(instance or None, problems)``.
+    ``where`` maps a key to the path its value came from (default ``path``), for messages; a class
+    with a ``problems()`` method checks rules across its fields there. Returns ``(instance or None,
+    problems)``.
     """
     fields = {field.name: field for field in dataclasses.fields(cls)}
     where = where or {}
@@ -117,7 +118,9 @@ def build(cls: type, mapping: dict, path: str, where: dict | None = None) -> tup
             problems.append(f"{where.get(key, path)}.{key}: {problem}")
     if problems:
         return None, problems
-    return cls(**values), []
+    instance = cls(**values)
+    together = instance.problems() if hasattr(instance, "problems") else []   # rules across fields
+    return (None, [f"{path}: {problem}" for problem in together]) if together else (instance, [])
 
 
 def describe(cls: type) -> list[tuple[str, str, Any, str]]:

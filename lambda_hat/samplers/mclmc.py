@@ -17,10 +17,17 @@ from lambda_hat.types import Algorithm, Problem, RunSettings, field_
 class Settings(RunSettings):
     draws: int = field_(4000, minimum=1, doc="kept draws per chain (one gradient each)")
     warmup: int = field_(2000, minimum=0, doc="tuning steps of L, step size and mass matrix")
-    L: float = field_(0.0, minimum=0.0, doc="momentum decoherence length (0 = tuned)")
-    step_size: float = field_(0.0, minimum=0.0, doc="integrator step size (0 = tuned)")
+    L: float = field_(0.0, minimum=0.0, doc="momentum decoherence length (0 = tuned, with step_size)")
+    step_size: float = field_(0.0, minimum=0.0, doc="integrator step size (0 = tuned, with L)")
     desired_energy_var: float = field_(5e-4, minimum=0.0, exclusive=True, doc="tuning target", batch=True)
     diagonal_preconditioning: bool = field_(True, doc="tune a diagonal mass matrix")
+
+    def problems(self) -> list[str]:
+        """The tuner finds L and the step size together: one of them alone would be ignored."""
+        if bool(self.L) != bool(self.step_size):
+            return ["L and step_size: set both (no tuning) or neither (both tuned); the tuner would "
+                    f"ignore {'L' if self.L else 'step_size'} given alone"]
+        return []
 
 
 def build(settings: Settings, problem: Problem) -> Algorithm:
