@@ -129,7 +129,7 @@ def sample(target: Path = typer.Option(..., help="target folder <store>/targets/
     runtime.configure()
     with progress.bars() as start:
         results = sampling.sample_all(target, documents, force=force, out=out, lock=lock, batch=batch,
-                                      progress=lambda plans: start(batch_label(plans)))
+                                      progress=lambda plans: start(progress.batch_label(plans)))
     for result in results:
         name = result.plan.get("name")
         if result.error is not None:
@@ -143,11 +143,6 @@ def sample(target: Path = typer.Option(..., help="target folder <store>/targets/
     failed = [r for r in results if r.error is not None]
     if failed and not keep_going:
         fail(f"{len(failed)} of {len(results)} runs failed: " + ", ".join(r.plan.get("name", "?") for r in failed))
-
-
-def batch_label(plans: list[dict]) -> str:
-    """``name``, or ``name +k`` for a batch of k + 1 runs."""
-    return plans[0].get("name", "sample") + (f" +{len(plans) - 1}" if len(plans) > 1 else "")
 
 
 @app.command()

@@ -12,6 +12,11 @@ def interactive() -> bool:
     return sys.stderr.isatty()
 
 
+def batch_label(plans: list[dict]) -> str:
+    """A batch's label: its first run's name, and ``+k`` for the k runs drawn with it."""
+    return plans[0].get("name", "sample") + (f" +{len(plans) - 1}" if len(plans) > 1 else "")
+
+
 def log(message: str) -> None:
     """One plain line on stderr."""
     print(message, file=sys.stderr, flush=True)

@@ -50,6 +50,15 @@ class Chains(NamedTuple):
     grad_evals: int
 
 
+#: how the runs of a batch share a program: ``map``, one after another inside it, so that each
+#: run computes exactly what it computes alone; or ``vmap``, all chains of all runs side by side
+#: (faster where one run's chains leave the device idle, e.g. a GPU; a run's numbers then depend
+#: on its batch in the last bits, which chaotic samplers such as HMC amplify)
+LAYOUT = os.environ.get("LAMBDA_HAT_BATCH_LAYOUT", "map")
+if LAYOUT not in ("map", "vmap"):
+    raise ValueError(f"LAMBDA_HAT_BATCH_LAYOUT must be map or vmap, got {LAYOUT!r}")
+
+
 def compiled(factory: Factory, cache_key: str, chunk: int, num_chains: int) -> tuple[Callable, Callable]:
     """The jitted ``(warmup, advance)`` pair for ``factory``, built once per ``cache_key``.
 
@@ -85,15 +94,6 @@ def compiled(factory: Factory, cache_key: str, chunk: int, num_chains: int) -> t
     return _remember(_COMPILED, f"{cache_key}|chunk={chunk}|chains={num_chains}|{LAYOUT}", make)
 
 
-#: how the runs of a batch share a program: ``map``, one after another inside it, so that each
-#: run computes exactly what it computes alone; or ``vmap``, all chains of all runs side by side
-#: (faster where one run's chains leave the device idle, e.g. a GPU; a run's numbers then depend
-#: on its batch in the last bits, which chaotic samplers such as HMC amplify)
-LAYOUT = os.environ.get("LAMBDA_HAT_BATCH_LAYOUT", "map")
-if LAYOUT not in ("map", "vmap"):
-    raise ValueError(f"LAMBDA_HAT_BATCH_LAYOUT must be map or vmap, got {LAYOUT!r}")
-
-
 def over_runs(one_chain: Callable, num_chains: int, *args):
     """``one_chain`` over every chain of a batch (arguments ``[run * chain, ...]``): ``vmap`` over
     a run's chains, and over the runs as :data:`LAYOUT` says."""
@@ -113,8 +113,9 @@ def run_chains(factory: Factory, context: Any, keys: Sequence[jax.Array], hyper:
     A batch of runs: run ``r`` has the random key ``keys[r]`` and the settings ``hyper[name][r]``
     (arrays of the run's float dtype); one program draws them all, and each run gets its own
     :class:`Chains`, those it gets alone (see :data:`LAYOUT`). Draw ``i`` of a chain uses
-    ``fold_in(chain_key, i)``, so results do not depend on ``chunk``. ``progress(done, total, phase)`` is called as each phase starts
-    (``compiling``, ``warm-up``, ``compiling draws``, with done = 0) and after every chunk of draws.
+    ``fold_in(chain_key, i)``, so results do not depend on ``chunk``. ``progress(done, total, phase)``
+    is called as each phase starts (``compiling``, ``warm-up``, ``compiling draws``, with done = 0)
+    and after every chunk of draws.
     """
     chunk = chunk or max(1, math.ceil(num_draws / 20))
     chunk = min(chunk, num_draws)

@@ -72,8 +72,8 @@ def estimate(meta: dict, params: dict, arrays: dict, sampler_spec: dict, progres
 def estimate_batch(meta: dict, params: dict, arrays: dict, specs: list[dict], progress=None) -> list:
     """Run sampler specs of one program (see :func:`program`) on a loaded target, as one batch.
 
-    Returns, per spec, ``(analysis fields, trace arrays)`` or the :class:`SamplerFailure` that
-    spec's own draws raised (a diverging run fails alone). Each run's numbers are those it gets
+    Returns, per spec, ``(analysis fields, trace arrays)`` or the exception its own analysis raised
+    (a :class:`SamplerFailure` for a diverging run, which fails alone). Each run's numbers are those it gets
     when it runs alone; its ``walltime_sec`` is its share of the batch's.
     """
     first = settings_of(specs[0])
@@ -178,15 +178,17 @@ def sample_all(target_folder: Path, plans: list[dict], force: bool = False, prog
     target_folder = Path(target_folder)
     meta, params, arrays = load(target_folder)
     folders = [Path(out or target_folder) / f"run_{ids.run_id(meta['target_id'], plan['spec'])}" for plan in plans]
+    first = {folder: folders.index(folder) for folder in folders}     # a plan listed twice runs once
     results: dict[int, RunResult] = {}
     with contextlib.ExitStack() as stack:
-        for folder in sorted(set(folders)):          # one order everywhere: no two processes deadlock
+        for folder in sorted(first):                 # one order everywhere: no two processes deadlock
             stack.enter_context(store.locked(folder, enabled=lock))
         todo = []
-        for index, (plan, folder) in enumerate(zip(plans, folders)):
-            if folder in folders[:index] or (not force and store.finished(
-                    folder / "analysis.json", folder / "trace.npz", required=store.ANALYSIS_KEYS)):
-                results[index] = RunResult(plan, folder, False)
+        for index in first.values():
+            folder = folders[index]
+            if not force and store.finished(folder / "analysis.json", folder / "trace.npz",
+                                            required=store.ANALYSIS_KEYS):
+                results[index] = RunResult(plans[index], folder, False)
             else:
                 todo.append(index)
         for group in batches([plans[i] for i in todo], batch):
@@ -195,10 +197,7 @@ def sample_all(target_folder: Path, plans: list[dict], force: bool = False, prog
             for index, result in zip(chosen, _run_batch(meta, params, arrays, [plans[i] for i in chosen],
                                                         [folders[i] for i in chosen], update)):
                 results[index] = result
-    for index, folder in enumerate(folders):          # a plan listed twice shares the first one's outcome
-        if results[index].ran is False and folder in folders[:index]:
-            results[index] = results[folders.index(folder)]._replace(plan=plans[index])
-    return [results[i] for i in range(len(plans))]
+    return [results[first[folder]]._replace(plan=plan) for plan, folder in zip(plans, folders)]
 
 
 def _run_batch(meta: dict, params: dict, arrays: dict, plans: list[dict], folders: list[Path],

@@ -117,8 +117,8 @@ def sample_task(target_folder: str, documents: list[dict], force: bool, batch: i
     timer = progress.Timer()
     try:
         runtime.configure()
-        results = sampling.sample_all(Path(target_folder), documents, force=force, batch=batch,
-                                      progress=(lambda plans: follow(batch_label(target_id, plans))) if follow else None)
+        label = (lambda plans: follow(f"{target_id} × {progress.batch_label(plans)}")) if follow else None
+        results = sampling.sample_all(Path(target_folder), documents, force=force, batch=batch, progress=label)
     except Exception as err:  # noqa: BLE001 - the target itself could not be read: every job fails
         message = f"{type(err).__name__}: {err}".splitlines()[0]
         for document in documents:
@@ -127,10 +127,6 @@ def sample_task(target_folder: str, documents: list[dict], force: bool, batch: i
                         target_id, d["sampler_id"]) for d in documents]
     seconds = timer() / max(1, sum(r.ran for r in results))
     return [outcome(target_id, result, seconds if result.ran else 0.0) for result in results]
-
-
-def batch_label(target_id: str, plans: list[dict]) -> str:
-    return f"{target_id} × {plans[0]['name']}" + (f" +{len(plans) - 1}" if len(plans) > 1 else "")
 
 
 def outcome(target_id: str, result, seconds: float) -> Outcome:
