@@ -1,7 +1,7 @@
 """Accuracy of every sampler at default settings against known learning coefficients.
 
 Prints, per target and sampler: lambda_true, lambda_hat, relative error, wall time, gradient
-evaluations; then the median |relative error| per sampler. Deep linear networks (Aoyagi) and
+evaluations, status (and VI's Pareto k-hat); then the median |relative error| per sampler. Deep linear networks (Aoyagi) and
 regular models (d/2), n = 10 000.
 
     python benchmarks/accuracy.py                     # the standard set (long on 2 cores)
@@ -64,10 +64,10 @@ def main() -> None:
     path = work / "experiments.yaml"
     path.write_text(yaml.safe_dump(config(cases, samplers)))
     experiments = load(path)
-    header = "| target | d | sampler | λ true | λ̂ | rel. error | wall s | grad evals |"
+    header = "| target | d | sampler | λ true | λ̂ | rel. error | wall s | grad evals | status | k̂ |"
     print(header if args.markdown else header.replace("|", " ").strip(), flush=True)
     if args.markdown:
-        print("|---|---|---|---|---|---|---|---|")
+        print("|---|---|---|---|---|---|---|---|---|---|")
     errors: dict[str, list[float]] = {name: [] for name in samplers}
     for (label, _, _), target in zip(cases, experiments.targets):
         folder, _ = build(target_document(target), work / "store")
@@ -80,7 +80,8 @@ def main() -> None:
             row = read_json(run / "analysis.json")
             errors[plan.name].append(abs(row["llc_rel_error"]))
             cells = [label, row["d"], plan.name, f"{row['llc_true']:.2f}", f"{row['llc_mean']:.2f}",
-                     f"{row['llc_rel_error']:+.1%}", f"{row['walltime_sec']:.1f}", f"{row['grad_evals']:,}"]
+                     f"{row['llc_rel_error']:+.1%}", f"{row['walltime_sec']:.1f}", f"{row['grad_evals']:,}",
+                     row["status"], "–" if row.get("pareto_k") is None else f"{row['pareto_k']:.2f}"]
             print(("| " + " | ".join(map(str, cells)) + " |") if args.markdown else "  ".join(map(str, cells)),
                   flush=True)
     print()

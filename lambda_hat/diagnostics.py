@@ -1,4 +1,5 @@
-"""MCMC diagnostics on arrays shaped ``[chain, draw]`` (compute only; nothing is printed)."""
+"""MCMC and importance-sampling diagnostics on arrays shaped ``[chain, draw]`` (compute only; nothing is
+printed)."""
 
 from __future__ import annotations
 
@@ -49,3 +50,24 @@ def summary(samples: np.ndarray) -> dict[str, float]:
     sem = std / math.sqrt(bulk) if bulk and math.isfinite(bulk) else float("nan")
     return {"mean": float(np.mean(samples)), "std": std, "sem": sem,
             "ess_bulk": bulk, "ess_tail": ess(samples, "tail"), "r_hat": r_hat(samples)}
+
+
+def importance(log_weights: np.ndarray, values: np.ndarray) -> dict[str, float]:
+    """Pareto-smoothed importance sampling (Vehtari et al. 2024) of iid draws from a proposal ``q``.
+
+    ``log_weights`` are ``log p - log q`` of the draws up to a constant (any shape; every draw
+    pooled), ``values`` the quantity at the same draws. Returns the Pareto shape ``pareto_k`` of
+    the weights' tail (above 0.7 the reweighted mean cannot be trusted), the effective sample size
+    of the smoothed weights ``is_ess`` and the reweighted mean of ``values`` ``is_mean``.
+    """
+    log_weights = np.asarray(log_weights, dtype=float).ravel()
+    values = np.asarray(values, dtype=float).ravel()
+    if log_weights.size < 5 or not np.all(np.isfinite(log_weights)):
+        return {"pareto_k": float("nan"), "is_ess": float("nan"), "is_mean": float("nan")}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        smoothed, k = _arviz().psislw(log_weights - np.max(log_weights))
+    weights = np.exp(smoothed - np.max(smoothed))
+    weights /= np.sum(weights)
+    return {"pareto_k": _safe(k), "is_ess": _safe(1.0 / np.sum(weights ** 2)),
+            "is_mean": _safe(np.sum(weights * values))}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 import dataclasses
 import time
 import traceback
@@ -16,7 +17,7 @@ from jax.flatten_util import ravel_pytree
 
 from lambda_hat import __version__, health, models, posterior, store
 from lambda_hat.config import ids
-from lambda_hat.diagnostics import summary
+from lambda_hat.diagnostics import importance, summary
 from lambda_hat.config.schema import sections
 from lambda_hat.runner import run_chains
 from lambda_hat.samplers import SAMPLERS, batched, batches, program
@@ -108,6 +109,8 @@ def analyse(meta: dict, settings, chains, loss0: float, walltime: float, batch_r
         raise SamplerFailure(f"{bad} of {llc.size} draws are NaN or inf (the chains diverged; "
                              f"try a smaller step_size)")
     extra = sampler_diagnostics(chains.info, chains.warmup_info)
+    if "log_weight" in chains.info:
+        extra.update(reweighted(chains.info["log_weight"], llc))
     if "acceptance_rate" in extra and hasattr(settings, "target_acceptance"):
         extra["target_acceptance"] = settings.target_acceptance
     if extra.get("divergent_fraction", 0.0) > MAX_DIVERGENT_FRACTION:
@@ -143,6 +146,15 @@ def sampler_diagnostics(info: dict, warmup_info: dict) -> dict:
     if "elbo" in warmup_info:
         out["elbo_final"] = float(np.mean(warmup_info["elbo"][..., -max(1, warmup_info["elbo"].shape[-1] // 10):]))
     return out
+
+
+def reweighted(log_weights: np.ndarray, llc: np.ndarray) -> dict:
+    """PSIS of iid draws from a fitted ``q`` (VI) against the tempered posterior: ``pareto_k``,
+    ``is_ess`` and, where k-hat says the weights can be trusted, the reweighted estimate ``llc_is``."""
+    found = importance(log_weights, llc)
+    trusted = math.isfinite(found["pareto_k"]) and found["pareto_k"] <= health.PARETO_K_MAX
+    return {"pareto_k": found["pareto_k"], "is_ess": found["is_ess"],
+            "llc_is": found["is_mean"] if trusted else None}
 
 
 class RunResult(NamedTuple):

@@ -105,10 +105,15 @@ def summary_figures(table: pd.DataFrame, out: Path) -> list[str]:
 
 def run_page(row: dict, files: list[str]) -> str:
     images = "".join(f'<a href="{f}"><img src="{f}" alt="{f}"></a>' for f in files)
+    checked = ""
+    if health.finite(row.get("pareto_k")):
+        checked = (f"<p>q against the posterior (PSIS): k̂ = {cell(row['pareto_k'], 2)}, effective sample size of "
+                   f"the weights {cell(row.get('is_ess'), 3)}, reweighted λ̂ = {cell(row.get('llc_is'))}</p>")
     return (f"<!doctype html><meta charset=utf-8><title>{cell(row['sampler'])} on {cell(row['target_id'])}</title>"
             f"<style>{STYLE}</style><p><a href=\"../../index.html\">← sweep</a></p>"
             f"<h1>{cell(row['sampler'])} on {cell(row['target_id'])}</h1><p>λ̂ = {cell(row['llc_mean'])} ± "
-            f"{cell(row['llc_sem'])} (run {cell(row['run_id'])})</p><div class=figs>{images}</div>")
+            f"{cell(row['llc_sem'])} (run {cell(row['run_id'])}): {html.escape(status_text(row))}</p>{checked}"
+            f"<div class=figs>{images}</div>")
 
 
 def promote(store_root: Path, results: Path, out: Path, runs: list[Path] | None = None) -> dict:
@@ -140,6 +145,8 @@ def promote(store_root: Path, results: Path, out: Path, runs: list[Path] | None 
         r_hat, ess = row.get("r_hat"), row.get("ess_bulk")
         warn_r = ' class="warn"' if r_hat is not None and math.isfinite(r_hat) and r_hat > R_HAT_WARN else ""
         warn_e = ' class="warn"' if ess is not None and math.isfinite(ess) and ess < ESS_WARN else ""
+        pareto_k = row.get("pareto_k")
+        warn_k = ' class="warn"' if health.finite(pareto_k) and pareto_k > health.PARETO_K_MAX else ""
         error = row.get("llc_rel_error")
         verdict = status_cell(row)
         rows.append(
@@ -147,29 +154,32 @@ def promote(store_root: Path, results: Path, out: Path, runs: list[Path] | None 
             f"{cell(row['teacher'])}</small></td><td class=l>{cell(row['sampler'])}</td>{verdict}"
             f"<td>{cell(row['llc_mean'])} ± {cell(row['llc_sem'], 2)}</td><td>{cell(row['llc_true'])}</td>"
             f"<td>{'–' if error is None or not math.isfinite(error) else f'{error:+.1%}'}</td>"
-            f"<td{warn_e}>{cell(ess, 4)}</td><td{warn_r}>{cell(r_hat, 4)}</td><td>{cell(row['walltime_sec'], 3)}</td>"
+            f"<td{warn_e}>{cell(ess, 4)}</td><td{warn_r}>{cell(r_hat, 4)}</td><td{warn_k}>{cell(pareto_k, 2)}</td>"
+            f"<td>{cell(row['walltime_sec'], 3)}</td>"
             f"<td><a href=\"runs/{row['run_id']}/index.html\"><img class=thumb src=\"runs/{row['run_id']}/llc_running_mean.png\" "
             f"alt=\"running mean of {cell(row['sampler'])}\"></a></td></tr>")
         lines.append(f"| {row['target_id']} | {row['sampler']} | {status_text(row)} | {row['llc_mean']:.4g} ± {row['llc_sem']:.2g} | "
-                     f"{cell(row['llc_true'])} | {cell(error)} | {cell(ess, 4)} | {cell(r_hat, 4)} | {row['walltime_sec']:.3g} |")
+                     f"{cell(row['llc_true'])} | {cell(error)} | {cell(ess, 4)} | {cell(r_hat, 4)} | {cell(pareto_k, 2)} | "
+                     f"{row['walltime_sec']:.3g} |")
     for failure in failures:
         reason = failure.get("error")
         reason = reason[:200] if isinstance(reason, str) and reason else "no reason recorded"
         rows.append(f"<tr class=\"run failed\"><td class=l>{cell(failure['target_id'])}</td><td class=l>"
-                    f"{cell(failure['sampler'])}</td><td class=l colspan=8>failed: {html.escape(reason)}</td></tr>")
-        lines.append(f"| {failure['target_id']} | {failure['sampler']} | failed: {reason} |  |  |  |  |  |  |")
+                    f"{cell(failure['sampler'])}</td><td class=l colspan=9>failed: {html.escape(reason)}</td></tr>")
+        lines.append(f"| {failure['target_id']} | {failure['sampler']} | failed: {reason} |  |  |  |  |  |  |  |")
     suspect = int((table["status"] == "suspect").sum()) if "status" in table.columns else 0
     header = ("<tr><th>target</th><th>sampler</th><th>status</th><th>λ̂ ± SEM</th><th>λ true</th><th>rel. error</th>"
-              "<th>ESS bulk</th><th>R-hat</th><th>wall s</th><th>plots</th></tr>")
+              "<th>ESS bulk</th><th>R-hat</th><th>k̂</th><th>wall s</th><th>plots</th></tr>")
     images = "".join(f'<a href="{f}"><img src="{f}" alt="{f}"></a>' for f in figures)
     page = (f"<!doctype html><meta charset=utf-8><title>Lambda-Hat sweep</title><style>{STYLE}</style>"
             f"<h1>Lambda-Hat sweep</h1><p>{len(table)} finished runs ({suspect} suspect), {len(failures)} failed. "
-            f"A suspect run's diagnostics say its estimate cannot be trusted; R-hat above {R_HAT_WARN} and bulk "
-            f"ESS below {ESS_WARN} are highlighted.</p><table id=summary>{header}{''.join(rows)}"
+            f"A suspect run's diagnostics say its estimate cannot be trusted; R-hat above {R_HAT_WARN}, bulk "
+            f"ESS below {ESS_WARN} and VI's Pareto k̂ above {health.PARETO_K_MAX} (q far from the posterior) "
+            f"are highlighted.</p><table id=summary>{header}{''.join(rows)}"
             f"</table><h2>Summary</h2><div class=figs>{images}</div>")
     store.write_bytes(out / "index.html", page.encode())
-    markdown = ["| target | sampler | status | λ̂ ± SEM | λ true | rel. error | ESS bulk | R-hat | wall s |",
-                "|---|---|---|---|---|---|---|---|---|", *lines]
+    markdown = ["| target | sampler | status | λ̂ ± SEM | λ true | rel. error | ESS bulk | R-hat | k̂ | wall s |",
+                "|---|---|---|---|---|---|---|---|---|---|", *lines]
     store.write_bytes(out / "summary.md", ("\n".join(markdown) + "\n").encode())
     return {"runs": len(table), "failed": len(failures), "figures": len(figures)}
 

@@ -3,7 +3,8 @@
 ``q(w) = sum_m pi_m N(w0 + mu_m, diag(s_m^2) + A_m A_m^T)`` with ``M`` components of rank ``r``,
 fitted by maximizing the ELBO ``E_q[log p] + H[q]`` (a stratified, reparameterized estimate
 over the components, entropy included) with optax Adam. Draws are iid from the fitted ``q``;
-each chain is an independent fit.
+each chain is an independent fit. Each draw carries its importance log-weight ``log p - log q``
+(``info["log_weight"]``), from which the analysis checks q against the posterior (PSIS k-hat).
 """
 
 from __future__ import annotations
@@ -120,7 +121,9 @@ def build(settings: Settings, problem: Problem) -> Algorithm:
 
     def step(key, state, mixture: Mixture):
         pick_key, draw_key = jax.random.split(key)
-        m = jax.random.categorical(pick_key, mixture.logits)
-        return start + draw_component(mixture, m, draw_key), {"grad_evals": jnp.int32(0)}
+        offset = draw_component(mixture, jax.random.categorical(pick_key, mixture.logits), draw_key)
+        position = start + offset
+        log_weight = problem.logdensity(position) - log_q(mixture, offset)
+        return position, {"log_weight": log_weight, "grad_evals": jnp.int32(0)}
 
     return Algorithm(warmup=warmup, step=step, position=lambda state: state)

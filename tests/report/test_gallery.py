@@ -95,6 +95,13 @@ def test_index_links_resolve_and_table_matches_parquet(gallery):
     for row in table[table["status"] == "suspect"].itertuples():
         assert html.escape(f"suspect: {row.warnings}") in text
     assert text.count("<td>ok</td>") == (table["status"] == "ok").sum()
+    # every VI run carries its Pareto k-hat, in the table and on its page
+    vi = table[table["algorithm"] == "vi"]
+    assert len(vi) == 2 and vi["pareto_k"].notna().all() and vi["is_ess"].notna().all()
+    for row in vi.itertuples():
+        assert f"{row.pareto_k:.2g}</td>" in text
+        assert f"k̂ = {row.pareto_k:.2g}" in (index.parent / "runs" / row.run_id / "index.html").read_text()
+    assert table.loc[table["algorithm"] != "vi", "pareto_k"].isna().all()
     summary = (index.parent / "summary.md").read_text()
     assert len([l for l in summary.splitlines() if l.startswith("| tgt_")]) == 10
     for name in ("llc_by_sampler.png", "llc_vs_true.png", "ess_per_second.png", "walltime_by_sampler.png"):

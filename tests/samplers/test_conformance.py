@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import yaml
 
+from lambda_hat import health
 from lambda_hat.config import load
 from lambda_hat.config.plan import sampler_document, target_document
 from lambda_hat.sampling import estimate
@@ -82,10 +83,22 @@ def test_known_learning_coefficient_at_defaults(targets, target, sampler):
     assert error <= TOLERANCE[target][sampler], f"{sampler}: {fields['llc_mean']:.3f} vs {truth}"
 
 
-def test_vi_overestimates_singular_targets(targets):
-    """Gaussian components cannot follow a DLN's curved valleys: VI's known bias is upward."""
-    fields, _ = run(targets, "dln", "vi")
+def test_vi_overestimates_singular_targets_and_says_so(targets):
+    """Gaussian components cannot follow a DLN's curved valleys: VI's known bias is upward, and its
+    Pareto k-hat (q against the tempered posterior) flags it, so the run is never plain ok."""
+    fields, trace = run(targets, "dln", "vi")
     assert fields["llc_mean"] > fields["llc_true"]
+    assert fields["pareto_k"] > health.PARETO_K_MAX and fields["llc_is"] is None
+    assert "Pareto k-hat" in health.verdict({**fields, "algorithm": "vi"})[1]
+    assert trace["info_log_weight"].shape == trace["llc"].shape
+
+
+def test_vi_on_a_regular_model_passes_its_own_check(targets):
+    """On a regular model q fits: k-hat is small and the reweighted estimate is as accurate."""
+    fields, _ = run(targets, "regular", "vi")
+    assert fields["pareto_k"] < health.PARETO_K_MAX and fields["is_ess"] > 0.5 * fields["chains"] * fields["draws"]
+    assert abs(fields["llc_is"] - fields["llc_true"]) / fields["llc_true"] <= TOLERANCE["regular"]["vi"]
+    assert health.verdict({**fields, "algorithm": "vi"}) == ("ok", None)
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
