@@ -47,9 +47,10 @@ GRIDS = {
     "mclmc": [{"seed": 0}, {"seed": 2}, {"desired_energy_var": 1e-3}],
     "sgld": [{"seed": 0}, {"seed": 1}, {"step_scale": 0.02}, {"beta0": 0.5}],
     "vi": [{"seed": 0}, {"lr": 0.02}],
+    "vi_mfa": [{"seed": 0}, {"seed": 1}, {"lr": 0.02}],
 }
 SMALL = {"hmc": FAST, "nuts": FAST, "mclmc": FAST, "sgld": {**FAST, "thin": 1},
-         "vi": {**FAST, "steps": 40, "M": 2, "r": 1}}
+         "vi": {**FAST, "steps": 40, "flow_layers": 1, "flow_width": 8}, "vi_mfa": {**FAST, "steps": 40, "M": 2, "r": 1}}
 
 
 def batch_and_alone(tmp_path, algorithm: str) -> list[tuple]:

@@ -102,11 +102,14 @@ def build(cls: type, mapping: dict, path: str, where: dict | None = None) -> tup
     """Build dataclass ``cls`` from ``mapping`` (missing keys take the defaults).
 
     ``where`` maps a key to the path its value came from (default ``path``), for messages; a class
-    with a ``problems()`` method checks rules across its fields there. Returns ``(instance or None,
+    with an ``implied(mapping)`` method adds the settings those given imply, and one with a
+    ``problems()`` method checks rules across its fields there. Returns ``(instance or None,
     problems)``.
     """
     fields = {field.name: field for field in dataclasses.fields(cls)}
     where = where or {}
+    if hasattr(cls, "implied"):          # settings that those given imply (recorded in the spec)
+        mapping = {**cls.implied(mapping), **mapping}
     problems = [f"{where.get(key, path)}.{key}: unknown key{suggest(str(key), list(fields))}"
                 for key in mapping if key not in fields]
     values = {}

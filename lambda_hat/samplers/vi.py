@@ -1,129 +1,121 @@
-"""Variational inference with a mixture of factor analyzers around the start point.
+"""Variational inference around the start point: fit ``q``, then draw from it.
 
-``q(w) = sum_m pi_m N(w0 + mu_m, diag(s_m^2) + A_m A_m^T)`` with ``M`` components of rank ``r``,
-fitted by maximizing the ELBO ``E_q[log p] + H[q]`` (a stratified, reparameterized estimate
-over the components, entropy included) with optax Adam. Draws are iid from the fitted ``q``;
-each chain is an independent fit. Each draw carries its importance log-weight ``log p - log q``
-(``info["log_weight"]``), from which the analysis checks q against the posterior (PSIS k-hat).
+The family is a setting: ``mfa``, a mixture of factor analyzers (:mod:`.mfa`), or ``flow``, a
+masked autoregressive flow (:mod:`.flow`). Either is fitted by maximizing the ELBO
+``E_q[log p] + H[q]`` (a reparameterized estimate, entropy included) with optax Adam, in units of
+the stiffest direction's scale ``s0`` so that Adam's steps are scale-free. Draws are iid from the
+fitted ``q``; each chain is an independent fit. Each draw carries its importance log-weight
+``log p - log q`` (``info["log_weight"]``), from which the analysis checks q against the
+posterior (PSIS k-hat).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, Callable, Protocol
 
 import jax
 import jax.numpy as jnp
 import optax
 
 from lambda_hat.samplers.curvature import max_curvature
-from lambda_hat.types import Algorithm, Array, Problem, RunSettings, field_
+from lambda_hat.samplers.flow import FlowFamily, default_width
+from lambda_hat.samplers.mfa import MixtureFamily
+from lambda_hat.types import Algorithm, Array, Problem, RunSettings, auto, field_
 
 
 @dataclass(frozen=True)
 class Settings(RunSettings):
     dtype: str = field_("float32", choices=("float32", "float64"), doc="precision of the draws")
     warmup: int = field_(0, minimum=0, doc="unused by vi (its fit runs `steps`)")
-    M: int = field_(8, minimum=1, doc="mixture components")
-    r: int = field_(2, minimum=0, doc="rank of each component's factor loading")
+    family: str = field_("flow", choices=("flow", "mfa"),
+                         doc="q: masked autoregressive flow, or mixture of factor analyzers (chosen by M or r alone)")
+    M: int = field_(8, minimum=1, doc="mixture components (mfa)")
+    r: int = field_(2, minimum=0, doc="rank of each component's factor loading (mfa)")
+    flow_layers: int = field_(4, minimum=1, doc="autoregressive layers (flow)")
+    flow_width: int = field_(0, minimum=0, doc="hidden width of each layer's MLP (flow; 0 = d within [64, 512])")
     steps: int = field_(2000, minimum=1, doc="optimization steps of the ELBO")
-    lr: float = field_(0.01, minimum=0.0, exclusive=True, doc="Adam learning rate", batch=True)
-    samples: int = field_(1, minimum=1, doc="reparameterized draws per component per step")
+    lr: float = field_(0.0, minimum=0.0, doc="Adam learning rate (0 = 0.003 for flow, 0.01 for mfa)", batch=True)
+    samples: int = field_(0, minimum=0, doc="reparameterized draws per step (0 = 8 for flow, 1 per component for mfa)")
     batch_size: int = field_(0, minimum=0, doc="minibatch size of the ELBO's log-density (0 = full batch)")
 
+    @staticmethod
+    def implied(given: dict) -> dict:
+        """Settings implied by those given: the mixture's own (``M``, ``r``) without a family choose it."""
+        return {"family": "mfa"} if "family" not in given and {"M", "r"} & set(given) else {}
 
-class Mixture(NamedTuple):
-    """Parameters in units of a reference scale ``s0`` (so Adam's steps are scale-free)."""
-
-    logits: Array       # [M]
-    mean: Array         # [M, d] offsets from the start point, / s0
-    log_scale: Array    # [M, d] log(scale / s0)
-    factors: Array      # [M, d, r] / s0
-
-    def scaled(self, s0) -> "Mixture":
-        """The same mixture in the units of the parameters."""
-        return Mixture(self.logits, s0 * self.mean, self.log_scale + jnp.log(s0), s0 * self.factors)
-
-
-def log_component(w: Array, mean: Array, log_scale: Array, factors: Array) -> Array:
-    """log N(w; mean, diag(exp(2 log_scale)) + F F^T), by Woodbury in O(d r^2)."""
-    d, r = factors.shape
-    inv_diag = jnp.exp(-2 * log_scale)
-    centred = w - mean
-    scaled = factors * inv_diag[:, None]
-    capacitance = jnp.eye(r, dtype=w.dtype) + factors.T @ scaled
-    chol = jnp.linalg.cholesky(capacitance)
-    projected = jax.scipy.linalg.solve_triangular(chol, scaled.T @ centred, lower=True)
-    quad = jnp.sum(centred ** 2 * inv_diag) - jnp.sum(projected ** 2)
-    logdet = 2 * jnp.sum(log_scale) + 2 * jnp.sum(jnp.log(jnp.diag(chol)))
-    return -0.5 * (quad + logdet + d * jnp.log(2 * jnp.pi))
+    def problems(self) -> list[str]:
+        """A family's own settings do nothing for the other family: refused rather than ignored."""
+        default = Settings()
+        own = {"mfa": ("M", "r"), "flow": ("flow_layers", "flow_width")}
+        other = "mfa" if self.family == "flow" else "flow"
+        changed = [name for name in own[other] if getattr(self, name) != getattr(default, name)]
+        if changed:
+            return [f"{' and '.join(changed)} shape the {other} family, not {self.family}: "
+                    f"set family: {other} or drop them"]
+        return []
 
 
-def log_q(mixture: Mixture, w: Array) -> Array:
-    """log q(w) of the whole mixture (w relative to the start point)."""
-    logs = jax.vmap(log_component, in_axes=(None, 0, 0, 0))(w, mixture.mean, mixture.log_scale, mixture.factors)
-    return jax.nn.logsumexp(logs + jax.nn.log_softmax(mixture.logits))
+class Family(Protocol):
+    """A variational family. ``raw`` are its trainable parameters (a pytree); offsets are ``w - w0``."""
+
+    evals_per_step: int
+
+    def init(self, key, d: int, dtype) -> Any: ...
+
+    def elbo(self, raw, s0, key, target: Callable[[Array, Any], Array]) -> Array:
+        """An ELBO estimate whose gradient in ``raw`` is the reparameterized ELBO gradient;
+        ``target(offset, key)`` is ``log p`` there (linearized, see :func:`linearized`)."""
+
+    def draw(self, raw, s0, key) -> tuple[Array, Array]:
+        """One draw: ``(offset, log q(offset))``."""
 
 
-def draw_component(mixture: Mixture, m, key) -> Array:
-    """A reparameterized draw (offset from the start point) from component ``m``."""
-    d, r = mixture.factors.shape[1:]
-    diag_key, factor_key = jax.random.split(key)
-    dtype = mixture.mean.dtype
-    return (mixture.mean[m] + jnp.exp(mixture.log_scale[m]) * jax.random.normal(diag_key, (d,), dtype)
-            + mixture.factors[m] @ jax.random.normal(factor_key, (r,), dtype))
+def family(settings: Settings, d: int) -> Family:
+    if settings.family == "flow":
+        return FlowFamily(d, settings.flow_layers, settings.flow_width or default_width(d), settings.samples or 8)
+    return MixtureFamily(settings.M, settings.r, settings.samples or 1)
+
+
+def linearized(problem: Problem, start: Array) -> Callable[[Array, Any], Array]:
+    """``log p`` at ``start + offset`` from one (minibatch) gradient estimate: its value and first-order
+    term, so the ELBO's gradient is the estimator's gradient (exact at full batch)."""
+
+    def target(offset, key):
+        fixed = jax.lax.stop_gradient(offset)
+        estimate = jax.lax.stop_gradient(problem.grad_estimator(start + fixed, key))
+        return estimate.logdensity + jnp.vdot(estimate.grad, offset - fixed)
+
+    return target
 
 
 def build(settings: Settings, problem: Problem) -> Algorithm:
-    """Mixture-of-factor-analyzers VI for one chain (one independent fit); the runner vmaps it."""
+    """VI for one chain (one independent fit); the runner vmaps it."""
     start = problem.position
-    optimizer = optax.adam(optax.cosine_decay_schedule(settings.lr, settings.steps, alpha=0.1))
-
-    def surrogate(raw: Mixture, s0, key):
-        """ELBO estimate whose gradient is the reparameterized ELBO gradient."""
-        mixture = raw.scaled(s0)
-        keys = jax.random.split(key, (settings.M, settings.samples, 2))
-        weights = jax.nn.softmax(mixture.logits)
-
-        def per_component(m, comp_keys):
-            def one(pair):
-                offset = draw_component(mixture, m, pair[0])
-                fixed = jax.lax.stop_gradient(offset)
-                estimate = jax.lax.stop_gradient(problem.grad_estimator(start + fixed, pair[1]))
-                linear = estimate.logdensity + jnp.vdot(estimate.grad, offset - fixed)
-                return linear - log_q(mixture, offset)
-            return jnp.mean(jax.vmap(one)(comp_keys))
-
-        per = jax.vmap(per_component, in_axes=(0, 0))(jnp.arange(settings.M), keys)
-        return jnp.sum(weights * per)
+    q = family(settings, start.size)
+    target = linearized(problem, start)
+    # a step whose ELBO gradient is not finite (a rare draw far in q's tail) is skipped, not taken
+    lr = auto(settings.lr, lambda: 0.003 if settings.family == "flow" else 0.01)   # 0.01 made a flow's fit diverge
+    optimizer = optax.apply_if_finite(optax.adam(optax.cosine_decay_schedule(lr, settings.steps, alpha=0.1)),
+                                      max_consecutive_errors=settings.steps)
 
     def warmup(key, position):
         init_key, fit_key = jax.random.split(key)
-        d = position.size
         s0 = 1.0 / jnp.sqrt(max_curvature(problem.logdensity, start))   # the stiffest direction's scale
-        mean_key, factor_key = jax.random.split(init_key)
-        mixture = Mixture(
-            logits=jnp.zeros(settings.M, position.dtype),
-            mean=0.1 * jax.random.normal(mean_key, (settings.M, d), position.dtype),
-            log_scale=jnp.zeros((settings.M, d), position.dtype),
-            factors=0.1 * jax.random.normal(factor_key, (settings.M, d, settings.r), position.dtype))
+        raw = q.init(init_key, position.size, position.dtype)
 
         def fit(carry, step_key):
-            mixture, opt_state = carry
-            elbo, grads = jax.value_and_grad(surrogate)(mixture, s0, step_key)
+            raw, opt_state = carry
+            elbo, grads = jax.value_and_grad(q.elbo)(raw, s0, step_key, target)
             updates, opt_state = optimizer.update(jax.tree.map(jnp.negative, grads), opt_state)
-            return (optax.apply_updates(mixture, updates), opt_state), elbo
+            return (optax.apply_updates(raw, updates), opt_state), elbo
 
-        (mixture, _), elbo = jax.lax.scan(fit, (mixture, optimizer.init(mixture)),
-                                          jax.random.split(fit_key, settings.steps))
-        evals = settings.steps * settings.M * settings.samples
-        return position, mixture.scaled(s0), {"grad_evals": evals, "elbo": elbo}
+        (raw, _), elbo = jax.lax.scan(fit, (raw, optimizer.init(raw)), jax.random.split(fit_key, settings.steps))
+        return position, (raw, s0), {"grad_evals": settings.steps * q.evals_per_step, "elbo": elbo}
 
-    def step(key, state, mixture: Mixture):
-        pick_key, draw_key = jax.random.split(key)
-        offset = draw_component(mixture, jax.random.categorical(pick_key, mixture.logits), draw_key)
+    def step(key, state, fitted):
+        offset, log_q = q.draw(*fitted, key)
         position = start + offset
-        log_weight = problem.logdensity(position) - log_q(mixture, offset)
-        return position, {"log_weight": log_weight, "grad_evals": jnp.int32(0)}
+        return position, {"log_weight": problem.logdensity(position) - log_q, "grad_evals": jnp.int32(0)}
 
     return Algorithm(warmup=warmup, step=step, position=lambda state: state)

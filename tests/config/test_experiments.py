@@ -117,6 +117,16 @@ def test_default_config_plans():
     assert {s.spec["algorithm"] for s in experiments.samplers} == {"hmc", "nuts", "mclmc", "sgld", "vi"}
 
 
+def test_vi_family_follows_the_settings_given(write_yaml):
+    """The flow is VI's default; the mixture's own settings (the seed's ``{M: 8, r: 2}``) choose the
+    mixture, and the resolved spec says so."""
+    experiments = load(write_yaml(
+        "targets: [{ model: small, data: small }]\nsamplers:\n  - { name: vi }\n"
+        "  - { name: vi, overrides: { M: 8, r: 2 } }\n  - { name: vi_mfa }\n  - { name: vi, overrides: { family: mfa } }\n"))
+    # M: 8, r: 2 are the mixture's defaults: the last three entries are one spec, planned once
+    assert [s.spec["settings"]["family"] for s in experiments.samplers] == ["flow", "mfa"]
+
+
 def hidden_layers(text: str, write_yaml) -> list[list[int]]:
     config = write_yaml("targets:\n" + text + "samplers: [{ name: hmc }]\n")
     from lambda_hat.config.schema import ModelSpec
