@@ -30,7 +30,7 @@ CASES = [
     ("dln 20-20-20-20 r5", {"in_dim": 20, "widths": [20, 20], "out_dim": 20}, {"preset": "dln", "rank": 5}),
     ("dln 30-40-40-30 r10", {"in_dim": 30, "widths": [40, 40], "out_dim": 30}, {"preset": "dln", "rank": 10}),
 ]
-SAMPLERS = ["hmc", "nuts", "mclmc", "sgld", "vi", "vi_mfa"]
+SAMPLERS = ["hmc", "nuts", "mclmc", "sgld", "vi", "vi_flow"]
 
 
 def config(cases, samplers) -> dict:

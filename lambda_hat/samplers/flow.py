@@ -46,6 +46,8 @@ class FlowFamily(NamedTuple):
         return Transformed(StandardNormal((self.d,)), Chain([inner.bijection, scale]))
 
     def init(self, key, d: int, dtype):
+        """Fresh parameters; their precision is JAX's default, which the runner sets from the run's
+        ``dtype`` (float64 enabled only for float64 runs)."""
         return _trainable(self.make(key))[0]
 
     def distribution(self, raw) -> Transformed:
@@ -63,7 +65,6 @@ class FlowFamily(NamedTuple):
 
 
 def default_width(d: int) -> int:
-    """The MLP width when none is set: the dimension, at least 64 (so each layer can mix every
-    coordinate), at most 512 (so a layer costs O(d) per hidden unit, not O(d^2))."""
+    """The MLP width when none is set: the dimension, at least 64, at most 512 (beyond that a
+    layer's cost grows linearly in d, not quadratically)."""
     return int(min(512, max(64, d)))
-

@@ -24,12 +24,16 @@ from lambda_hat.samplers.mfa import MixtureFamily
 from lambda_hat.types import Algorithm, Array, Problem, RunSettings, auto, field_
 
 
+#: each family's own settings
+OWN = {"mfa": ("M", "r"), "flow": ("flow_layers", "flow_width")}
+
+
 @dataclass(frozen=True)
 class Settings(RunSettings):
     dtype: str = field_("float32", choices=("float32", "float64"), doc="precision of the draws")
     warmup: int = field_(0, minimum=0, doc="unused by vi (its fit runs `steps`)")
-    family: str = field_("flow", choices=("flow", "mfa"),
-                         doc="q: masked autoregressive flow, or mixture of factor analyzers (chosen by M or r alone)")
+    family: str = field_("mfa", choices=("mfa", "flow"),
+                         doc="q: mixture of factor analyzers, or masked autoregressive flow (chosen by its own settings alone)")
     M: int = field_(8, minimum=1, doc="mixture components (mfa)")
     r: int = field_(2, minimum=0, doc="rank of each component's factor loading (mfa)")
     flow_layers: int = field_(4, minimum=1, doc="autoregressive layers (flow)")
@@ -41,15 +45,17 @@ class Settings(RunSettings):
 
     @staticmethod
     def implied(given: dict) -> dict:
-        """Settings implied by those given: the mixture's own (``M``, ``r``) without a family choose it."""
-        return {"family": "mfa"} if "family" not in given and {"M", "r"} & set(given) else {}
+        """Settings implied by those given: a family's own settings without a family choose it."""
+        if "family" in given:
+            return {}
+        chosen = [family for family, names in OWN.items() if set(names) & set(given)]
+        return {"family": chosen[0]} if chosen else {}
 
     def problems(self) -> list[str]:
         """A family's own settings do nothing for the other family: refused rather than ignored."""
         default = Settings()
-        own = {"mfa": ("M", "r"), "flow": ("flow_layers", "flow_width")}
         other = "mfa" if self.family == "flow" else "flow"
-        changed = [name for name in own[other] if getattr(self, name) != getattr(default, name)]
+        changed = [name for name in OWN[other] if getattr(self, name) != getattr(default, name)]
         if changed:
             return [f"{' and '.join(changed)} shape the {other} family, not {self.family}: "
                     f"set family: {other} or drop them"]

@@ -118,13 +118,14 @@ def test_default_config_plans():
 
 
 def test_vi_family_follows_the_settings_given(write_yaml):
-    """The flow is VI's default; the mixture's own settings (the seed's ``{M: 8, r: 2}``) choose the
-    mixture, and the resolved spec says so."""
+    """The mixture is VI's default; a family's own settings given alone choose it (the seed's
+    ``{M: 8, r: 2}`` stays the mixture), and the resolved spec says which."""
     experiments = load(write_yaml(
         "targets: [{ model: small, data: small }]\nsamplers:\n  - { name: vi }\n"
-        "  - { name: vi, overrides: { M: 8, r: 2 } }\n  - { name: vi_mfa }\n  - { name: vi, overrides: { family: mfa } }\n"))
-    # M: 8, r: 2 are the mixture's defaults: the last three entries are one spec, planned once
-    assert [s.spec["settings"]["family"] for s in experiments.samplers] == ["flow", "mfa"]
+        "  - { name: vi, overrides: { M: 4, r: 1 } }\n  - { name: vi, overrides: { flow_layers: 2 } }\n"
+        "  - { name: vi_flow }\n  - { name: vi_mfa }\n"))
+    # vi_mfa is the default spec again: five entries, four specs
+    assert [s.spec["settings"]["family"] for s in experiments.samplers] == ["mfa", "mfa", "flow", "flow"]
 
 
 def hidden_layers(text: str, write_yaml) -> list[list[int]]:
