@@ -20,7 +20,7 @@ from lambda_hat.config import ids
 from lambda_hat.diagnostics import importance, summary
 from lambda_hat.config.schema import sections
 from lambda_hat.runner import run_chains
-from lambda_hat.samplers import SAMPLERS, batched, batches, program, vi
+from lambda_hat.samplers import SAMPLERS, batched, batches, program
 from lambda_hat.targets import load
 
 
@@ -106,9 +106,7 @@ def analyse(meta: dict, settings, chains, loss0: float, walltime: float, batch_r
     llc = posterior.llc(chains.loss, loss0, nbeta)
     if not np.all(np.isfinite(llc)):
         bad = int(np.sum(~np.isfinite(llc)))
-        cause = ("a fit of q diverged or its tails reach overflow; try a smaller lr" if isinstance(settings, vi.Settings)
-                 else "the chains diverged; try a smaller step_size")
-        raise SamplerFailure(f"{bad} of {llc.size} draws are NaN or inf ({cause})")
+        raise SamplerFailure(f"{bad} of {llc.size} draws are NaN or inf ({settings.diverged_hint})")
     extra = sampler_diagnostics(chains.info, chains.warmup_info)
     if "log_weight" in chains.info:
         extra.update(reweighted(chains.info["log_weight"], llc))

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, Callable, Literal, NamedTuple
+from typing import Any, Callable, ClassVar, Literal, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -42,6 +42,9 @@ def field_(default: Any, *, minimum: float | None = None, exclusive: bool = Fals
 @dataclass(frozen=True)
 class RunSettings:
     """Settings shared by every sampler: chains, draws, precision and the estimator's own."""
+
+    #: what a run whose draws are NaN or inf is told to try (a class constant, not a setting)
+    diverged_hint: ClassVar[str] = "the chains diverged; try a smaller step_size"
 
     chains: int = field_(4, minimum=1, doc="independent chains (vmapped)")
     seed: int = field_(0, minimum=0, doc="sampling seed (independent of the target seed)")

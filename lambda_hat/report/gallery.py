@@ -51,6 +51,11 @@ def cell(value, digits: int = 3) -> str:
     return html.escape(str(value))
 
 
+def warn_if(bad: bool) -> str:
+    """The class attribute of a highlighted table cell, or nothing."""
+    return ' class="warn"' if bad else ""
+
+
 def status_text(row: dict) -> str:
     """``ok``, or ``suspect: reasons`` (a row without a verdict, from an older table, gets one now)."""
     status, warnings = row.get("status"), row.get("warnings")
@@ -142,11 +147,10 @@ def promote(store_root: Path, results: Path, out: Path, runs: list[Path] | None 
         for name in plotted if not runs else []:
             shutil.copyfile(run / "diagnostics" / name, folder / name)
         store.write_bytes(folder / "index.html", run_page(row, plotted).encode())
-        r_hat, ess = row.get("r_hat"), row.get("ess_bulk")
-        warn_r = ' class="warn"' if r_hat is not None and math.isfinite(r_hat) and r_hat > R_HAT_WARN else ""
-        warn_e = ' class="warn"' if ess is not None and math.isfinite(ess) and ess < ESS_WARN else ""
-        pareto_k = row.get("pareto_k")
-        warn_k = ' class="warn"' if health.finite(pareto_k) and pareto_k > health.PARETO_K_MAX else ""
+        r_hat, ess, pareto_k = row.get("r_hat"), row.get("ess_bulk"), row.get("pareto_k")
+        warn_r = warn_if(health.finite(r_hat) and r_hat > R_HAT_WARN)
+        warn_e = warn_if(health.finite(ess) and ess < ESS_WARN)
+        warn_k = warn_if(health.finite(pareto_k) and pareto_k > health.PARETO_K_MAX)
         error = row.get("llc_rel_error")
         verdict = status_cell(row)
         rows.append(

@@ -12,7 +12,7 @@ posterior (PSIS k-hat).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Protocol
+from typing import Any, Callable, ClassVar, Protocol
 
 import jax
 import jax.numpy as jnp
@@ -30,6 +30,8 @@ OWN = {"mfa": ("M", "r"), "flow": ("flow_layers", "flow_width")}
 
 @dataclass(frozen=True)
 class Settings(RunSettings):
+    diverged_hint: ClassVar[str] = "a fit of q diverged or its tails reach overflow; try a smaller lr"
+
     dtype: str = field_("float32", choices=("float32", "float64"), doc="precision of the draws")
     warmup: int = field_(0, minimum=0, doc="unused by vi (its fit runs `steps`)")
     family: str = field_("mfa", choices=("mfa", "flow"),
