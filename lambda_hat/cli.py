@@ -228,7 +228,7 @@ def presets(kind: Optional[str] = typer.Argument(None, help="model | data | teac
             for key, kind_name, default, doc in describe(cls):
                 typer.echo(f"    {key:<24} {kind_name:<6} {json.dumps(default):<12} {doc}")
         if name == "sampler":
-            typer.echo("  [batch]: runs on one target that differ only in these settings (and the seed) are drawn "
+            typer.echo("  [batch]: runs on one target that differ only in these settings are drawn "
                        "by one compiled program (docs/sweeps.md)")
 
 

@@ -24,6 +24,7 @@ COLUMNS: dict[str, str] = {
     "ess_bulk": "float64", "ess_tail": "float64", "r_hat": "float64",
     "walltime_sec": "float64", "batch_runs": "Int64", "grad_evals": "Int64", "n": "Int64", "d": "Int64",
     "beta": "float64", "gamma": "float64", "chains": "Int64", "draws": "Int64",
+    "draws_max": "Int64", "llc_rel_mcse": "float64", "stop_reason": "string",
     "llc_true": "float64", "llc_rel_error": "float64",
     "model": "string", "data": "string", "teacher": "string", "seed": "Int64",
     "config_yaml": "string", "lambda_hat_version": "string", "created_at": "string",

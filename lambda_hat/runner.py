@@ -42,13 +42,26 @@ def _remember(cache: OrderedDict, key, make: Callable):
 
 
 class Chains(NamedTuple):
-    """Outputs for all chains of one run; arrays are ``[chain, draw]`` (``warmup_info`` is ``[chain, ...]``)."""
+    """Outputs for all chains of one run; arrays are ``[chain, draw]`` (``warmup_info`` is ``[chain, ...]``).
+
+    ``stopped``: the reason the run's ``stop`` rule gave to end its draws early, or ``None`` when
+    it drew them all.
+    """
 
     loss: np.ndarray
     info: dict[str, np.ndarray]
     warmup_info: dict[str, np.ndarray]
     grad_evals: int
+    stopped: str | None = None
 
+
+#: ``stop(run, loss) -> reason | None``: asked after each chunk about each run still drawing, with
+#: that run's ``loss`` so far (``[chain, draw]``); a reason ends the run's draws there
+StopRule = Callable[[int, np.ndarray], "str | None"]
+
+
+#: chunks of draws per run by default: progress is reported, and stop rules are asked, after each
+CHUNKS = 40
 
 #: how the runs of a batch share a program: ``map``, one after another inside it, so that each
 #: run computes exactly what it computes alone; or ``vmap``, all chains of all runs side by side
@@ -107,20 +120,24 @@ def over_runs(one_chain: Callable, num_chains: int, *args):
 
 def run_chains(factory: Factory, context: Any, keys: Sequence[jax.Array], hyper: dict[str, Sequence[float]],
                num_chains: int, num_draws: int, *, cache_key: str, chunk: int = 0,
-               progress: Callable[[int, int, str], None] | None = None) -> list[Chains]:
+               progress: Callable[[int, int, str], None] | None = None, stop: StopRule | None = None) -> list[Chains]:
     """Warm up (adapt or fit) and draw ``num_draws`` per chain for ``num_chains`` chains of each run.
 
     A batch of runs: run ``r`` has the random key ``keys[r]`` and the settings ``hyper[name][r]``
     (arrays of the run's float dtype); one program draws them all, and each run gets its own
     :class:`Chains`, those it gets alone (see :data:`LAYOUT`). Draw ``i`` of a chain uses
     ``fold_in(chain_key, i)``, so results do not depend on ``chunk``. ``progress(done, total, phase)``
-    is called as each phase starts (``compiling``, ``warm-up``, ``compiling draws``, with done = 0)
-    and after every chunk of draws.
+    is called as each phase starts (``compiling``, ``warm-up``, ``compiling draws``, ``sampling``,
+    with done = 0) and after every chunk of draws.
+
+    ``stop`` (see :data:`StopRule`) may end a run's draws after any chunk; drawing ends when every
+    run of the batch has stopped. A run's draws are cut where its own rule stopped it, so its
+    numbers do not depend on the batch either (they do depend on ``chunk``).
     """
-    chunk = chunk or max(1, math.ceil(num_draws / 20))
+    chunk = chunk or max(1, math.ceil(num_draws / CHUNKS))
     chunk = min(chunk, num_draws)
     with jax.enable_x64(uses_float64(context)):
-        return _run(factory, context, list(keys), hyper, num_chains, num_draws, cache_key, chunk, progress)
+        return _run(factory, context, list(keys), hyper, num_chains, num_draws, cache_key, chunk, progress, stop)
 
 
 def uses_float64(context: Any) -> bool:
@@ -152,7 +169,7 @@ def chain_inputs(keys: list, hyper: dict, num_chains: int) -> tuple[Array, Array
     return warm_keys, draw_keys, per_chain
 
 
-def _run(factory, context, keys, hyper, num_chains, num_draws, cache_key, chunk, progress) -> list[Chains]:
+def _run(factory, context, keys, hyper, num_chains, num_draws, cache_key, chunk, progress, stop) -> list[Chains]:
     report = progress or (lambda done, total, phase: None)
     warmup, advance = compiled(factory, cache_key, chunk, num_chains)
     warm_keys, chain_keys, hyper = chain_inputs(keys, hyper, num_chains)
@@ -162,21 +179,33 @@ def _run(factory, context, keys, hyper, num_chains, num_draws, cache_key, chunk,
     states, params, warm_info = jax.block_until_ready(warmup(context, hyper, warm_keys))
     report(0, num_draws, "compiling draws")
     advance = executable(advance, context, hyper, states, params, chain_keys, 0)
+    report(0, num_draws, "sampling")
     losses, infos = [], []
+    runs = [slice(r * num_chains, (r + 1) * num_chains) for r in range(len(keys))]
+    ends: dict[int, tuple[int, str]] = {}          # run -> (draws, reason), once its rule stopped it
     for first in range(0, num_draws, chunk):
         states, (loss, info) = advance(context, hyper, states, params, chain_keys, first)
         losses.append(np.asarray(loss))
         infos.append(jax.tree.map(np.asarray, info))
-        report(min(first + chunk, num_draws), num_draws, "sampling")
+        done = min(first + chunk, num_draws)
+        report(done, num_draws, "sampling")
+        if stop is not None:
+            so_far = np.concatenate(losses, axis=1)
+            for r, chains in enumerate(runs):
+                reason = None if r in ends else stop(r, so_far[chains])
+                if reason:
+                    ends[r] = (done, reason)
+            if len(ends) == len(runs):
+                break
     loss = np.concatenate(losses, axis=1)[:, :num_draws]
     info = {name: np.concatenate([i[name] for i in infos], axis=1)[:, :num_draws] for name in infos[0]}
     warm_info = jax.tree.map(np.asarray, dict(warm_info))
-    return [split(loss, info, warm_info, slice(r * num_chains, (r + 1) * num_chains)) for r in range(len(keys))]
+    return [split(loss, info, warm_info, chains, *ends.get(r, (num_draws, None))) for r, chains in enumerate(runs)]
 
 
-def split(loss, info: dict, warm_info: dict, chains: slice) -> Chains:
-    """One run's chains out of a batch's arrays."""
-    info = {name: value[chains] for name, value in info.items()}
+def split(loss, info: dict, warm_info: dict, chains: slice, draws: int, stopped: str | None) -> Chains:
+    """One run's chains out of a batch's arrays, its first ``draws`` draws."""
+    info = {name: value[chains, :draws] for name, value in info.items()}
     warm_info = {name: value[chains] for name, value in warm_info.items()}
     grad_evals = int(np.sum(info.pop("grad_evals"))) + int(np.sum(warm_info.pop("grad_evals")))
-    return Chains(loss[chains], info, warm_info, grad_evals)
+    return Chains(loss[chains, :draws], info, warm_info, grad_evals, stopped)

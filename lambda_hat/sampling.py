@@ -17,7 +17,7 @@ from jax.flatten_util import ravel_pytree
 
 from lambda_hat import __version__, health, models, posterior, store
 from lambda_hat.config import ids
-from lambda_hat.diagnostics import importance, summary
+from lambda_hat.diagnostics import ess, importance, r_hat, summary
 from lambda_hat.config.schema import sections
 from lambda_hat.runner import run_chains
 from lambda_hat.samplers import SAMPLERS, batched, batches, program
@@ -86,9 +86,11 @@ def estimate_batch(meta: dict, params: dict, arrays: dict, specs: list[dict], pr
     loss0 = float(jax.jit(lambda c: posterior.make_loss(apply_flat, c["x"], c["y"], data)(c["w_star"]))(context))
     every = [settings_of(spec) for spec in specs]
     hyper = {name: np.asarray([getattr(s, name) for s in every], dtype) for name in batched(specs[0])}
+    rules = [precise_enough(s, loss0, nbeta(meta, s)) for s in every]
     started = time.perf_counter()
     batch = run_chains(factory, context, [jax.random.key(s.seed) for s in every], hyper, first.chains,
-                       first.draws, cache_key=cache_key, progress=progress)
+                       first.draws, cache_key=cache_key, progress=progress,
+                       stop=(lambda run, loss: rules[run](loss)) if any(s.target_rel_mcse for s in every) else None)
     share = (time.perf_counter() - started) / len(specs)
     results = []
     for settings, chains in zip(every, batch):
@@ -99,11 +101,45 @@ def estimate_batch(meta: dict, params: dict, arrays: dict, specs: list[dict], pr
     return results
 
 
+def nbeta(meta: dict, settings) -> float:
+    """n times the inverse temperature of a run's posterior."""
+    n = int(meta["n"])
+    return n * posterior.temperature(n, settings.beta0)
+
+
+#: draws per chain before a run's precision is first checked: R-hat and ESS of shorter chains are
+#: too noisy to stop on
+MIN_DRAWS = 50
+
+
+def precise_enough(settings, loss0: float, n_beta: float):
+    """A run's stop rule (see ``runner.StopRule``): ``"precision"`` once MCSE(λ̂) / |λ̂| is at most
+    ``settings.target_rel_mcse`` and R-hat and bulk ESS would pass :mod:`health`; never with target 0."""
+
+    def rule(loss: np.ndarray) -> str | None:
+        if not settings.target_rel_mcse or loss.shape[1] < MIN_DRAWS:
+            return None
+        llc = posterior.llc(loss, loss0, n_beta)
+        if settings.chains >= 2 and not r_hat(llc) <= health.R_HAT_MAX:     # NaN: not converged either
+            return None
+        bulk = ess(llc)                                                     # the costlier check second
+        if not bulk >= health.ESS_MIN:
+            return None
+        sem = float(np.std(llc, ddof=1)) / math.sqrt(bulk)
+        return "precision" if relative_mcse(float(np.mean(llc)), sem) <= settings.target_rel_mcse else None
+
+    return rule
+
+
+def relative_mcse(mean: float, sem: float) -> float:
+    """The MCSE of a mean over its magnitude (NaN where undefined)."""
+    return sem / abs(mean) if mean and math.isfinite(sem) else float("nan")
+
+
 def analyse(meta: dict, settings, chains, loss0: float, walltime: float, batch_runs: int) -> tuple[dict, dict]:
     """The analysis fields and trace arrays of one run's chains; raises :class:`SamplerFailure`."""
     n = int(meta["n"])
-    nbeta = n * posterior.temperature(n, settings.beta0)
-    llc = posterior.llc(chains.loss, loss0, nbeta)
+    llc = posterior.llc(chains.loss, loss0, nbeta(meta, settings))
     if not np.all(np.isfinite(llc)):
         bad = int(np.sum(~np.isfinite(llc)))
         raise SamplerFailure(f"{bad} of {llc.size} draws are NaN or inf ({settings.diverged_hint})")
@@ -120,14 +156,23 @@ def analyse(meta: dict, settings, chains, loss0: float, walltime: float, batch_r
         "llc_mean": stats["mean"], "llc_std": stats["std"], "llc_sem": stats["sem"],
         "ess_bulk": stats["ess_bulk"], "ess_tail": stats["ess_tail"], "r_hat": stats["r_hat"],
         "walltime_sec": walltime, "batch_runs": batch_runs, "grad_evals": chains.grad_evals, "n": n,
-        "d": int(meta["d"]), "beta": nbeta / n, "gamma": settings.gamma, "chains": settings.chains,
-        "draws": settings.draws, "loss0": loss0, "llc_true": llc_true,
+        "d": int(meta["d"]), "beta": nbeta(meta, settings) / n, "gamma": settings.gamma, "chains": settings.chains,
+        "draws": int(chains.loss.shape[1]), "draws_max": settings.draws, "llc_rel_mcse": relative_mcse(stats["mean"], stats["sem"]),
+        "stop_reason": stop_reason(settings, chains), "loss0": loss0, "llc_true": llc_true,
         "llc_rel_error": (stats["mean"] - llc_true) / llc_true if llc_true else None,
         **extra,
     }
     trace = {"loss": chains.loss, "llc": llc, **{f"info_{k}": v for k, v in chains.info.items()},
              **{f"warmup_{k}": v for k, v in chains.warmup_info.items() if np.ndim(v) >= 1}}
     return fields, trace
+
+
+def stop_reason(settings, chains) -> str:
+    """Why a run's draws ended: ``precision`` (its target was met), ``max_draws`` (the target was
+    not met within ``draws``) or ``fixed`` (no target: a fixed budget)."""
+    if chains.stopped:
+        return chains.stopped
+    return "max_draws" if settings.target_rel_mcse else "fixed"
 
 
 def sampler_diagnostics(info: dict, warmup_info: dict) -> dict:

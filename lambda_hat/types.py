@@ -49,10 +49,17 @@ class RunSettings:
     chains: int = field_(4, minimum=1, doc="independent chains (vmapped)")
     seed: int = field_(0, minimum=0, doc="sampling seed (independent of the target seed)")
     dtype: str = field_("float64", choices=("float32", "float64"), doc="precision of the draws")
-    draws: int = field_(1000, minimum=1, doc="kept draws per chain")
+    draws: int = field_(1000, minimum=1, doc="most kept draws per chain (fewer once target_rel_mcse is met)")
+    target_rel_mcse: float = field_(0.02, minimum=0.0, doc="stop drawing once MCSE(λ̂) / λ̂ is at most this, with R-hat "
+                                    "and ESS good enough (0 = always draw all draws)")
     warmup: int = field_(500, minimum=0, doc="adaptation / burn-in steps, discarded")
     beta0: float = field_(1.0, minimum=0.0, exclusive=True, doc="beta = beta0 / log n", batch=True)
     gamma: float = field_(1.0, minimum=0.0, doc="localization strength", batch=True)
+
+
+#: settings that only the host reads (the seed chooses keys, the target decides when to stop), so
+#: runs that differ in them share one compiled program
+HOST_FIELDS = ("seed", "target_rel_mcse")
 
 
 def batched_fields(settings_type) -> tuple[str, ...]:

@@ -7,6 +7,8 @@ import difflib
 import math
 from typing import Any
 
+from lambda_hat.types import HOST_FIELDS
+
 
 class ConfigError(Exception):
     """One or more problems in a user's configuration; ``problems`` holds one line each."""
@@ -132,6 +134,7 @@ def describe(cls: type) -> list[tuple[str, str, Any, str]]:
     rows = []
     for field in dataclasses.fields(cls):
         default = field.default_factory() if field.default is dataclasses.MISSING else field.default
-        doc = field.metadata.get("doc", "") + (" [batch]" if field.metadata.get("batch") else "")
+        shared = field.metadata.get("batch") or field.name in HOST_FIELDS
+        doc = field.metadata.get("doc", "") + (" [batch]" if shared else "")
         rows.append((field.name, str(field.type), default, doc))
     return rows

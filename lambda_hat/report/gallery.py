@@ -114,6 +114,9 @@ def run_page(row: dict, files: list[str]) -> str:
     if health.finite(row.get("pareto_k")):
         checked = (f"<p>q against the posterior (PSIS): k̂ = {cell(row['pareto_k'], 2)}, effective sample size of "
                    f"the weights {cell(row.get('is_ess'), 3)}, reweighted λ̂ = {cell(row.get('llc_is'))}</p>")
+    if row.get("stop_reason"):
+        checked += (f"<p>{cell(row.get('draws'))} draws per chain of at most {cell(row.get('draws_max'))} "
+                    f"(stopped by {cell(row['stop_reason'])}); relative MCSE of λ̂ {cell(row.get('llc_rel_mcse'), 2)}</p>")
     return (f"<!doctype html><meta charset=utf-8><title>{cell(row['sampler'])} on {cell(row['target_id'])}</title>"
             f"<style>{STYLE}</style><p><a href=\"../../index.html\">← sweep</a></p>"
             f"<h1>{cell(row['sampler'])} on {cell(row['target_id'])}</h1><p>λ̂ = {cell(row['llc_mean'])} ± "

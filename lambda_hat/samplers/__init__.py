@@ -7,7 +7,7 @@ import json
 from types import ModuleType
 
 from lambda_hat.samplers import hmc, mclmc, nuts, sgld, vi
-from lambda_hat.types import batched_fields
+from lambda_hat.types import HOST_FIELDS, batched_fields
 
 SAMPLERS: dict[str, ModuleType] = {"hmc": hmc, "nuts": nuts, "mclmc": mclmc, "sgld": sgld, "vi": vi}
 
@@ -18,11 +18,12 @@ def batched(spec: dict) -> tuple[str, ...]:
 
 
 def program(spec: dict) -> dict:
-    """What fixes the compiled program of a run: the sampler spec without its seed and batched numbers.
+    """What fixes the compiled program of a run: the sampler spec without its host-only settings
+    (seed, precision target) and batched numbers.
 
     Runs with equal programs on one target are drawn as one batch.
     """
-    free = {"seed", *batched(spec)}
+    free = {*HOST_FIELDS, *batched(spec)}
     return {"algorithm": spec["algorithm"], "settings": {k: v for k, v in spec["settings"].items() if k not in free}}
 
 

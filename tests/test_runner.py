@@ -1,0 +1,70 @@
+"""The runner alone, on a toy sampler: chunks, batches of runs and stop rules."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from lambda_hat.runner import run_chains
+from lambda_hat.types import Algorithm
+
+
+def toy_factory(context, hyper):
+    """An AR(1) chain around ``context["centre"]`` with spread ``hyper["scale"]``; loss = position."""
+
+    def warmup(key, position):
+        return position, {"rho": jnp.asarray(0.5, position.dtype)}, {"grad_evals": jnp.int32(3)}
+
+    def step(key, state, params):
+        noise = jax.random.normal(key, state.shape, state.dtype) * hyper["scale"]
+        state = context["centre"] + params["rho"] * (state - context["centre"]) + noise
+        return state, {"grad_evals": jnp.int32(1)}
+
+    algorithm = Algorithm(warmup=warmup, step=step, position=lambda state: state)
+    return algorithm, lambda w: jnp.sum(w), context["centre"]
+
+
+CONTEXT = {"centre": jnp.zeros(1)}
+
+
+def draw(num_draws=40, chunk=10, scales=(1.0, 2.0), stop=None):
+    keys = [jax.random.key(seed) for seed in range(len(scales))]
+    return run_chains(toy_factory, CONTEXT, keys, {"scale": np.asarray(scales)}, 2, num_draws,
+                      cache_key="toy", chunk=chunk, stop=stop)
+
+
+def test_chunks_do_not_change_the_draws():
+    whole, pieces = draw(chunk=40), draw(chunk=7)
+    for a, b in zip(whole, pieces):
+        np.testing.assert_array_equal(a.loss, b.loss)
+        assert a.loss.shape == (2, 40) and a.stopped is None
+        assert a.grad_evals == 2 * 3 + 2 * 40             # warm-up and one per draw, both chains
+
+
+def test_a_stop_rule_cuts_each_run_where_it_says():
+    asked = []
+
+    def stop(run, loss):
+        asked.append((run, loss.shape))
+        return "enough" if run == 0 and loss.shape[1] >= 20 else None
+
+    first, second = draw(stop=stop)
+    full = draw()
+    assert first.stopped == "enough" and first.loss.shape == (2, 20) and first.grad_evals == 2 * 3 + 2 * 20
+    np.testing.assert_array_equal(first.loss, full[0].loss[:, :20])   # the same draws, cut short
+    assert second.stopped is None and second.loss.shape == (2, 40)
+    np.testing.assert_array_equal(second.loss, full[1].loss)
+    assert (0, (2, 30)) not in asked                      # a stopped run is not asked again
+    assert (1, (2, 40)) in asked                          # the last chunk is checked too
+
+
+def test_drawing_ends_once_every_run_has_stopped():
+    asked = []
+
+    def stop(run, loss):
+        asked.append(loss.shape[1])
+        return "enough"
+
+    runs = draw(stop=stop)
+    assert [c.loss.shape[1] for c in runs] == [10, 10] and asked == [10, 10]
