@@ -40,10 +40,12 @@ class Settings(RunSettings):
     r: int = field_(2, minimum=0, doc="rank of each component's factor loading (mfa)")
     flow_layers: int = field_(4, minimum=1, doc="autoregressive layers (flow)")
     flow_width: int = field_(0, minimum=0, doc="hidden width of each layer's MLP (flow; 0 = d within [64, 512])")
-    steps: int = field_(2000, minimum=1, doc="optimization steps of the ELBO")
+    target_rel_mcse: float = field_(0.01, minimum=0.0, doc="stop drawing once MCSE(λ̂) / λ̂ is at most this "
+                                    "(0 = always draw all draws); VI's iid draws are cheap next to its fit")
+    steps: int = field_(1000, minimum=1, doc="optimization steps of the ELBO")
     lr: float = field_(0.0, minimum=0.0, doc="Adam learning rate (0 = 0.003 for flow, 0.01 for mfa)", batch=True)
     samples: int = field_(0, minimum=0, doc="reparameterized draws per step (0 = 8 for flow, 1 per component for mfa)")
-    batch_size: int = field_(0, minimum=0, doc="minibatch size of the ELBO's log-density (0 = full batch)")
+    batch_size: int = field_(1000, minimum=0, doc="minibatch size of the ELBO's log-density (0, or at least n: full batch)")
 
     @staticmethod
     def implied(given: dict) -> dict:

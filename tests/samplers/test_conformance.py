@@ -112,3 +112,14 @@ def test_both_precisions(targets, sampler, dtype):
     fields, trace = run(targets, "dln", sampler, **small)
     assert trace["loss"].dtype == np.dtype(dtype)
     assert np.all(np.isfinite(trace["llc"]))
+
+
+def test_sgld_reads_the_full_batch_loss_at_its_draws(targets):
+    """The same SGLD chain either way (same key): the full-batch loss at its draws has none of the
+    minibatch noise (a smaller spread per draw), and both estimate the same mean."""
+    full, _ = run(targets, "dln", "sgld", target_rel_mcse=0)
+    noisy, _ = run(targets, "dln", "sgld", target_rel_mcse=0, draw_loss="minibatch")
+    print(f"per-draw spread of lambda-hat: full-batch {full['llc_std']:.3f}, minibatch {noisy['llc_std']:.3f}")
+    assert full["llc_std"] < 0.8 * noisy["llc_std"]
+    assert abs(full["llc_mean"] - noisy["llc_mean"]) < 3 * max(full["llc_sem"], noisy["llc_sem"])
+    assert full["grad_evals"] == noisy["grad_evals"]
