@@ -42,13 +42,17 @@ def r_hat(samples: np.ndarray) -> float:
         return _safe(_arviz().rhat(samples))
 
 
+def standard_error(std: float, bulk_ess: float) -> float:
+    """The Monte Carlo standard error of a mean: the draws' spread over the root of their bulk ESS."""
+    return std / math.sqrt(bulk_ess) if bulk_ess and math.isfinite(bulk_ess) else float("nan")
+
+
 def summary(samples: np.ndarray) -> dict[str, float]:
     """Mean, spread, ESS-based standard error, ESS (bulk, tail) and R-hat of ``[chain, draw]`` values."""
     samples = np.asarray(samples, dtype=float)
     bulk = ess(samples, "bulk")
     std = float(np.std(samples, ddof=1)) if samples.size > 1 else float("nan")
-    sem = std / math.sqrt(bulk) if bulk and math.isfinite(bulk) else float("nan")
-    return {"mean": float(np.mean(samples)), "std": std, "sem": sem,
+    return {"mean": float(np.mean(samples)), "std": std, "sem": standard_error(std, bulk),
             "ess_bulk": bulk, "ess_tail": ess(samples, "tail"), "r_hat": r_hat(samples)}
 
 

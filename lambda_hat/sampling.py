@@ -17,7 +17,7 @@ from jax.flatten_util import ravel_pytree
 
 from lambda_hat import __version__, health, models, posterior, store
 from lambda_hat.config import ids
-from lambda_hat.diagnostics import ess, importance, r_hat, summary
+from lambda_hat.diagnostics import ess, importance, r_hat, standard_error, summary
 from lambda_hat.config.schema import sections
 from lambda_hat.runner import run_chains
 from lambda_hat.samplers import SAMPLERS, batched, batches, program
@@ -125,7 +125,7 @@ def precise_enough(settings, loss0: float, n_beta: float):
         bulk = ess(llc)                                                     # the costlier check second
         if not bulk >= health.ESS_MIN:
             return None
-        sem = float(np.std(llc, ddof=1)) / math.sqrt(bulk)
+        sem = standard_error(float(np.std(llc, ddof=1)), bulk)
         return "precision" if relative_mcse(float(np.mean(llc)), sem) <= settings.target_rel_mcse else None
 
     return rule
@@ -138,8 +138,8 @@ def relative_mcse(mean: float, sem: float) -> float:
 
 def analyse(meta: dict, settings, chains, loss0: float, walltime: float, batch_runs: int) -> tuple[dict, dict]:
     """The analysis fields and trace arrays of one run's chains; raises :class:`SamplerFailure`."""
-    n = int(meta["n"])
-    llc = posterior.llc(chains.loss, loss0, nbeta(meta, settings))
+    n, n_beta = int(meta["n"]), nbeta(meta, settings)
+    llc = posterior.llc(chains.loss, loss0, n_beta)
     if not np.all(np.isfinite(llc)):
         bad = int(np.sum(~np.isfinite(llc)))
         raise SamplerFailure(f"{bad} of {llc.size} draws are NaN or inf ({settings.diverged_hint})")
@@ -156,7 +156,7 @@ def analyse(meta: dict, settings, chains, loss0: float, walltime: float, batch_r
         "llc_mean": stats["mean"], "llc_std": stats["std"], "llc_sem": stats["sem"],
         "ess_bulk": stats["ess_bulk"], "ess_tail": stats["ess_tail"], "r_hat": stats["r_hat"],
         "walltime_sec": walltime, "batch_runs": batch_runs, "grad_evals": chains.grad_evals, "n": n,
-        "d": int(meta["d"]), "beta": nbeta(meta, settings) / n, "gamma": settings.gamma, "chains": settings.chains,
+        "d": int(meta["d"]), "beta": n_beta / n, "gamma": settings.gamma, "chains": settings.chains,
         "draws": int(chains.loss.shape[1]), "draws_max": settings.draws, "llc_rel_mcse": relative_mcse(stats["mean"], stats["sem"]),
         "stop_reason": stop_reason(settings, chains), "loss0": loss0, "llc_true": llc_true,
         "llc_rel_error": (stats["mean"] - llc_true) / llc_true if llc_true else None,
