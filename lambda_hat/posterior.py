@@ -79,7 +79,10 @@ def build(loss: Callable, w_star: Array, n: int, beta0: float, gamma: float, bat
         grad = -nbeta * loss_grad - gamma * (w - w_star)
         return Estimate(value, logdensity_value, grad, loss_grad)
 
-    problem = Problem(logdensity=logdensity, grad_estimator=grad_estimator, position=w_star)
+    def loss_at(w, logdensity_value):
+        return -(logdensity_value + localization(w)) / nbeta
+
+    problem = Problem(logdensity=logdensity, grad_estimator=grad_estimator, position=w_star, loss_at=loss_at)
     return Posterior(problem, loss, n, beta, gamma, loss(w_star))
 
 

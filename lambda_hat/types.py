@@ -95,11 +95,14 @@ class Problem(NamedTuple):
     logdensity : full-batch log-density of the (localized tempered) posterior.
     grad_estimator : ``(position, key) -> Estimate`` on a minibatch drawn with ``key``.
     position : the start point (a flat vector), also the centre of localization.
+    loss_at : ``(position, logdensity) -> loss``: the full-batch loss at a point whose log-density
+        is known, without another pass over the data (a sampler's state often holds it).
     """
 
     logdensity: LogDensityFn
     grad_estimator: Callable[[Array, PRNGKey], "Estimate"]
     position: Array
+    loss_at: Callable[[Array, Array], Array]
 
 
 class Algorithm(NamedTuple):
@@ -107,7 +110,8 @@ class Algorithm(NamedTuple):
 
     ``warmup(key, position) -> (state, params, info)`` adapts or fits; ``info`` holds arrays
     over warm-up steps and a ``grad_evals`` count. ``step(key, state, params) -> (state, info)``
-    makes one kept draw; ``info`` includes ``grad_evals``. ``position(state)`` is the draw.
+    makes one kept draw; ``info`` includes ``grad_evals``, and the draw's full-batch ``loss`` where
+    the sampler has it at no cost (else the runner evaluates it). ``position(state)`` is the draw.
     """
 
     warmup: Callable[[PRNGKey, Array], tuple[Any, Any, dict]]

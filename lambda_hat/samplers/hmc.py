@@ -51,7 +51,8 @@ def adapted(kernel_factory, problem: Problem, settings, grad_evals_per_step, jit
         params = {**params, "step_size": params["step_size"] * scale.astype(params["step_size"].dtype)}
         kernel = kernel_factory(problem.logdensity, **{**params, **extra})  # static extras win
         state, info = kernel.step(key, state)
-        return state, {"acceptance_rate": info.acceptance_rate, "is_divergent": info.is_divergent,
+        return state, {"loss": problem.loss_at(state.position, state.logdensity),
+                       "acceptance_rate": info.acceptance_rate, "is_divergent": info.is_divergent,
                        "step_size": params["step_size"], "grad_evals": grad_evals_per_step(info)}
 
     return Algorithm(warmup=warmup, step=step, position=lambda state: state.position)

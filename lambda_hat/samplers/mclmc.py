@@ -57,7 +57,8 @@ def build(settings: Settings, problem: Problem) -> Algorithm:
     def step(key, state, params):
         state, info = kernel(key, state, problem.logdensity, params.inverse_mass_matrix,
                              params.L, params.step_size)
-        return state, {"energy_change": info.energy_change, "step_size": params.step_size,
+        return state, {"loss": problem.loss_at(state.position, state.logdensity),
+                       "energy_change": info.energy_change, "step_size": params.step_size,
                        "L": params.L, "grad_evals": jnp.int32(GRADS_PER_STEP)}
 
     return Algorithm(warmup=warmup, step=step, position=lambda state: state.position)

@@ -126,6 +126,8 @@ def build(settings: Settings, problem: Problem) -> Algorithm:
     def step(key, state, fitted):
         offset, log_q = q.draw(*fitted, key)
         position = start + offset
-        return position, {"log_weight": problem.logdensity(position) - log_q, "grad_evals": jnp.int32(0)}
+        logdensity = problem.logdensity(position)
+        return position, {"loss": problem.loss_at(position, logdensity), "log_weight": logdensity - log_q,
+                          "grad_evals": jnp.int32(0)}
 
     return Algorithm(warmup=warmup, step=step, position=lambda state: state)

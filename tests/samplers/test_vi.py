@@ -51,7 +51,7 @@ def gaussian_problem(scales):
         value, grad = jax.value_and_grad(logdensity)(w)
         return Estimate(-value, value, grad, -grad)
 
-    return Problem(logdensity, grad_estimator, jnp.zeros_like(scales))
+    return Problem(logdensity, grad_estimator, jnp.zeros_like(scales), loss_at=lambda w, value: -value)
 
 
 @pytest.mark.parametrize("family", ["mfa", "flow"])

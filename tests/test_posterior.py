@@ -1,0 +1,47 @@
+"""The localized tempered posterior: its density, and the loss read back from it."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from lambda_hat import posterior
+from lambda_hat.config.schema import DataSpec
+
+
+def linear(dtype=jnp.float64):
+    """``(loss, w_true)``: a 3 -> 2 linear model on 200 noisy rows, as a flat weight vector."""
+    x = jax.random.normal(jax.random.key(0), (200, 3), dtype)
+    w_true = jax.random.normal(jax.random.key(1), (6,), dtype)
+
+    def apply_flat(w, xs):
+        return xs @ w.reshape(3, 2)
+
+    y = apply_flat(w_true, x) + 0.5 * jax.random.normal(jax.random.key(2), (200, 2), dtype)
+    return posterior.make_loss(apply_flat, x, y, DataSpec(noise_scale=0.5)), w_true
+
+
+@pytest.mark.parametrize("dtype", [jnp.float64, jnp.float32])
+def test_the_loss_read_from_the_log_density_is_the_loss(dtype):
+    """``loss_at`` undoes the tempering and the localization: samplers whose state holds the
+    log-density (HMC, MCLMC, VI's draws) record the loss without another pass over the data."""
+    with jax.enable_x64(dtype == jnp.float64):
+        loss, w_true = linear(dtype)
+        post = posterior.build(loss, w_true, 200, beta0=1.0, gamma=3.0, batch_size=0)
+        for seed in range(3):
+            w = (w_true + 0.3 * jax.random.normal(jax.random.key(seed), w_true.shape)).astype(dtype)
+            read = post.problem.loss_at(w, post.problem.logdensity(w))
+            exact = float(loss(w))
+            assert read.dtype == dtype
+            assert float(read) == pytest.approx(exact, rel=1e-12 if dtype == jnp.float64 else 1e-5)
+            assert float(read) != pytest.approx(float(loss(w_true)), rel=1e-3)   # it moved with w
+
+
+def test_the_full_batch_estimate_is_the_gradient_of_the_log_density():
+    with jax.enable_x64(True):
+        loss, w_true = linear()
+        post = posterior.build(loss, w_true, 200, beta0=1.0, gamma=3.0, batch_size=0)
+        w = w_true + 0.1
+        estimate = post.problem.grad_estimator(w, jax.random.key(0))
+        np.testing.assert_allclose(estimate.grad, jax.grad(post.problem.logdensity)(w), rtol=1e-10)
+        assert float(estimate.logdensity) == pytest.approx(float(post.problem.logdensity(w)), rel=1e-12)
