@@ -26,15 +26,15 @@ from lambda_hat.types import Algorithm, Array, Problem, RunSettings, auto, field
 @dataclass(frozen=True)
 class Settings(RunSettings):
     dtype: str = field_("float32", choices=("float32", "float64"), doc="precision of the draws")
-    draws: int = field_(2000, minimum=1, doc="kept draws per chain (after thinning)")
+    draws: int = field_(2000, minimum=1, doc="most kept draws per chain (after thinning; fewer once target_rel_mcse is met)")
     warmup: int = field_(10000, minimum=0, doc="burn-in steps, discarded")
     step_size: float = field_(0.0, minimum=0.0, doc="eps (0 = step_scale / largest curvature)", batch=True)
-    step_scale: float = field_(0.04, minimum=0.0, exclusive=True, batch=True,
+    step_scale: float = field_(0.2, minimum=0.0, exclusive=True, batch=True,
                                doc="eps x largest curvature, when automatic")
-    noise_ratio: float = field_(0.01, minimum=0.0, exclusive=True,
+    noise_ratio: float = field_(0.02, minimum=0.0, exclusive=True,
                                 doc="cap on (minibatch gradient noise / injected noise), when automatic", batch=True)
     batch_size: int = field_(256, minimum=0, doc="minibatch size (0, or the default on data of n <= 256: full batch)")
-    thin: int = field_(10, minimum=1, doc="steps per kept draw")
+    thin: int = field_(20, minimum=1, doc="steps per kept draw")
     draw_loss: str = field_("full", choices=("full", "minibatch"),
                             doc="λ̂'s loss at a kept draw: on all the data (one forward pass per draw) or "
                                 "the mean of the thinning steps' minibatch losses (free, but noisy)")
