@@ -7,8 +7,12 @@ for the kept draws, so the kept chain is a plain (preconditioned) Langevin chain
 
 λ̂ reads the full-batch loss at each kept draw (``draw_loss: full``): the minibatch losses the
 steps see anyway are unbiased, but their noise (about 3 λ̂ per draw on n = 10 000, b = 256, even
-averaged over the thinning steps) would swamp λ̂'s spread and hide from R-hat and ESS how slowly
+averaged over 10 thinning steps) would swamp λ̂'s spread and hide from R-hat and ESS how slowly
 the chains themselves mix.
+
+The automatic step is as large as measurement allowed: a smaller one leaves the chains short of
+a singular valley's far reaches (λ̂ low), a larger one heats them (λ̂ high); see
+``docs/accuracy.md``.
 """
 
 from __future__ import annotations
