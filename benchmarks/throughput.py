@@ -51,7 +51,8 @@ def measure(sizes) -> None:
     from lambda_hat.config import load
     from lambda_hat.config.plan import sampler_document, target_document
     from lambda_hat.sampling import estimate
-    from lambda_hat.targets import build, load as load_target
+    from lambda_hat.store import read_target as load_target
+    from lambda_hat.targets import build
 
     work = Path(tempfile.mkdtemp(prefix="lambda_hat_throughput_"))
     (work / "e.yaml").write_text(yaml.safe_dump(experiments(sizes)))
@@ -95,7 +96,8 @@ def one_job() -> None:
     from lambda_hat.config import load
     from lambda_hat.config.plan import sampler_document, target_document
     from lambda_hat.sampling import estimate
-    from lambda_hat.targets import build, load as load_target
+    from lambda_hat.store import read_target as load_target
+    from lambda_hat.targets import build
 
     work = Path(tempfile.mkdtemp(prefix="lambda_hat_one_"))
     config = {"targets": [{"model": "base", "data": "base", "seed": 0}],

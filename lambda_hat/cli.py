@@ -212,7 +212,7 @@ def presets(kind: Optional[str] = typer.Argument(None, help="model | data | teac
             config_dir: Path = typer.Option(Path("config"), help="folder whose presets/ adds user presets")) -> None:
     """List presets and the keys each section accepts."""
     from lambda_hat.config import presets as preset_files
-    from lambda_hat.config.schema import SECTIONS
+    from lambda_hat.spec import SECTIONS
     from lambda_hat.config.validate import describe
     from lambda_hat.samplers import SAMPLERS
 

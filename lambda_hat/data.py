@@ -10,12 +10,17 @@ import jax.numpy as jnp
 import numpy as np
 
 from lambda_hat import models
-from lambda_hat.config.schema import DataSpec, ModelSpec, TeacherSpec
+from lambda_hat.spec import DataSpec, ModelSpec, TeacherSpec
 from lambda_hat.types import Array, PRNGKey
 
 
 class DataError(Exception):
     """A data file that cannot be used: missing, malformed or of the wrong shape."""
+
+
+def data_keys(seed: int):
+    """``(data, teacher, noise)`` keys of a target seed."""
+    return jax.random.split(jax.random.key(seed), 3)
 
 
 def sample_inputs(key: PRNGKey, spec: DataSpec, in_dim: int, dtype) -> Array:
@@ -63,20 +68,18 @@ def dln_layers(key: PRNGKey, widths: list[int], rank: int, scale: float, dtype) 
     return layers
 
 
-def teacher_network(key: PRNGKey, teacher: TeacherSpec, model: ModelSpec, dtype):
-    """``(params, apply)`` of the teacher that makes the labels."""
+def teacher_network(key: PRNGKey, teacher: TeacherSpec, model: ModelSpec, dtype) -> tuple[list[dict], str, bool]:
+    """``(params, activation, skip)`` of the teacher that makes the labels (see :func:`models.apply`)."""
     if teacher.kind == "dln":
-        params = dln_layers(key, model.layer_widths(), teacher.rank, teacher.weight_scale, dtype)
-        return params, lambda p, x: models.apply(p, x, "identity")
+        return dln_layers(key, model.layer_widths(), teacher.rank, teacher.weight_scale, dtype), "identity", False
     if teacher.kind == "mlp":
         widths = [model.in_dim, *teacher.widths, model.out_dim]
-        params = models.init(key, widths, teacher.bias, teacher.weight_scale, dtype)
-        return params, lambda p, x: models.apply(p, x, teacher.activation)
+        return models.init(key, widths, teacher.bias, teacher.weight_scale, dtype), teacher.activation, False
     params = models.init(key, model.layer_widths(), model.bias, teacher.weight_scale, dtype)
     # random biases, so the labels are not an odd function of x
     params = [dict(layer, b=0.1 * jax.random.normal(jax.random.fold_in(key, i + 7), layer["b"].shape, dtype))
               if "b" in layer else layer for i, layer in enumerate(params)]
-    return params, lambda p, x: models.apply(p, x, model.activation, model.skip)
+    return params, model.activation, model.skip
 
 
 def file_digest(path: str) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from lambda_hat.types import Array, PRNGKey, PyTree
 
@@ -45,3 +46,18 @@ def apply(params: PyTree, x: Array, activation: str = "tanh", skip: bool = False
 def count(widths: list[int], bias: bool) -> int:
     """Number of parameters of a network with these widths."""
     return sum(a * b + (b if bias else 0) for a, b in zip(widths[:-1], widths[1:]))
+
+
+def to_arrays(params: PyTree, prefix: str = "layer") -> dict[str, np.ndarray]:
+    """Named arrays ``<prefix><i>_<w|b>`` of a network's layers, for an ``.npz`` artifact."""
+    return {f"{prefix}{i}_{name}": np.asarray(value) for i, layer in enumerate(params) for name, value in layer.items()}
+
+
+def from_arrays(arrays: dict, prefix: str = "layer") -> list[dict]:
+    """The layers that :func:`to_arrays` saved (other arrays in ``arrays`` are ignored)."""
+    layers: dict[int, dict] = {}
+    for key, value in arrays.items():
+        head, _, name = key.rpartition("_")
+        if head.startswith(prefix) and head[len(prefix):].isdigit():
+            layers.setdefault(int(head[len(prefix):]), {})[name] = value
+    return [layers[i] for i in sorted(layers)]

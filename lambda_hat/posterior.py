@@ -13,7 +13,7 @@ from typing import Callable, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from lambda_hat.config.schema import DataSpec
+from lambda_hat.spec import DataSpec
 from lambda_hat.types import Array, Estimate, Problem
 
 

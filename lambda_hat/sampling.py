@@ -15,13 +15,11 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
-from lambda_hat import __version__, health, models, posterior, store
-from lambda_hat.config import ids
+from lambda_hat import __version__, health, ids, models, posterior, store
 from lambda_hat.diagnostics import ess, importance, r_hat, standard_error, summary
-from lambda_hat.config.schema import sections
 from lambda_hat.runner import run_chains
 from lambda_hat.samplers import SAMPLERS, batched, batches, program
-from lambda_hat.targets import load
+from lambda_hat.spec import sections
 
 
 class SamplerFailure(Exception):
@@ -232,7 +230,7 @@ def sample_all(target_folder: Path, plans: list[dict], force: bool = False, prog
     of the batch of ``plans`` starting now. ``lock=False`` skips the folder locks (private folders).
     """
     target_folder = Path(target_folder)
-    meta, params, arrays = load(target_folder)
+    meta, params, arrays = store.read_target(target_folder)
     folders = [Path(out or target_folder) / f"run_{ids.run_id(meta['target_id'], plan['spec'])}" for plan in plans]
     first = {folder: folders.index(folder) for folder in folders}     # a plan listed twice runs once
     results: dict[int, RunResult] = {}

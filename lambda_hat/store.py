@@ -112,6 +112,12 @@ def read_npz(path: Path) -> dict[str, np.ndarray]:
         raise StoreError(f"{path}: unreadable ({type(err).__name__})") from None
 
 
+def read_target(folder: Path) -> tuple[dict, dict, dict]:
+    """``(meta, params, data)`` of a finished target folder: ``meta.json``, ``params.npz``, ``data.npz``."""
+    folder = Path(folder)
+    return read_json(folder / "meta.json"), read_npz(folder / "params.npz"), read_npz(folder / "data.npz")
+
+
 def finished(marker: Path, *others: Path, required: tuple[str, ...] = ()) -> bool:
     """Whether an artifact is finished and readable: its marker JSON (with the ``required`` keys)
     and the other files load.

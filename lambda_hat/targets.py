@@ -15,14 +15,9 @@ from jax.flatten_util import ravel_pytree
 from lambda_hat import __version__, models
 from lambda_hat import data as datasets
 from lambda_hat import store
-from lambda_hat.config.schema import sections
+from lambda_hat.spec import sections
 from lambda_hat.posterior import make_loss
 from lambda_hat.truth import known_coefficient
-
-
-def data_keys(seed: int):
-    """``(data, teacher, noise)`` keys of a target seed."""
-    return jax.random.split(jax.random.key(seed), 3)
 
 
 def planned_data_file(spec: dict, data_file: Path | None = None) -> str:
@@ -39,17 +34,18 @@ def planned_data_file(spec: dict, data_file: Path | None = None) -> str:
 
 
 def make_dataset(spec: dict, dtype, data_file: Path | None = None):
-    """``(X, Y, teacher params or None)`` for a resolved target spec."""
+    """``(X, Y, teacher)`` for a resolved target spec; ``teacher`` is ``(params, activation, skip)``,
+    or ``None`` for a user's data file."""
     parts = sections(spec)
     model, data, teacher = parts["model"], parts["data"], parts["teacher"]
-    data_key, teacher_key, noise_key = data_keys(spec["seed"])
+    data_key, teacher_key, noise_key = datasets.data_keys(spec["seed"])
     if data.source == "npz":
         x, y = datasets.load_npz(planned_data_file(spec, data_file), model)
         return jnp.asarray(x, dtype), jnp.asarray(y, dtype), None
-    params, apply = datasets.teacher_network(teacher_key, teacher, model, dtype)
+    network = datasets.teacher_network(teacher_key, teacher, model, dtype)
     x = datasets.sample_inputs(data_key, data, model.in_dim, dtype)
-    y = apply(params, x)
-    return x, y + datasets.sample_noise(noise_key, data, y.shape, dtype), params
+    y = models.apply(network[0], x, *network[1:])
+    return x, y + datasets.sample_noise(noise_key, data, y.shape, dtype), network
 
 
 def initial_student(spec: dict, teacher_params, dtype):
@@ -122,25 +118,24 @@ def build(plan: dict, store_root: Path, force: bool = False, log=None, data_file
         started = time.perf_counter()
         dtype = jnp.float64 if spec["x64"] else jnp.float32
         parts = sections(spec)
-        x, y, teacher_params = make_dataset(spec, dtype, data_file)
+        x, y, teacher = make_dataset(spec, dtype, data_file)
         n = int(x.shape[0])
-        params0 = initial_student(spec, teacher_params, dtype)
+        params0 = initial_student(spec, teacher and teacher[0], dtype)
         w0, unravel = ravel_pytree(params0)
         model = parts["model"]
         loss = make_loss(lambda w, xs: models.apply(unravel(w), xs, model.activation, model.skip),
                          x, y, parts["data"])
         w_star, curve, steps = train(loss, w0, spec, n, log)
         grad_norm = float(jnp.linalg.norm(jax.grad(loss)(w_star)))
-        arrays = {f"layer{i}_{name}": np.asarray(v) for i, layer in enumerate(unravel(w_star))
-                  for name, v in layer.items()}
-        store.write_npz(folder / "params.npz", {"w_star": np.asarray(w_star), **arrays})
-        teacher_arrays = ({"teacher_w_star": np.asarray(ravel_pytree(teacher_params)[0])}
-                          if teacher_params is not None else {})
+        store.write_npz(folder / "params.npz", {"w_star": np.asarray(w_star), **models.to_arrays(unravel(w_star))})
+        teacher_arrays = ({"teacher_w_star": np.asarray(ravel_pytree(teacher[0])[0]),
+                           **models.to_arrays(teacher[0], "teacher_layer")} if teacher else {})
         store.write_npz(folder / "data.npz", {"X": np.asarray(x), "Y": np.asarray(y), **teacher_arrays})
         meta = {
             "target_id": target_id, "labels": plan.get("labels", {}), "spec": spec,
             "n": n, "d": int(w_star.size), "L0": curve[-1], "dtype": str(jnp.dtype(dtype)),
             "llc_true": known_coefficient(parts["model"], parts["teacher"]),
+            "teacher_network": {"activation": teacher[1], "skip": teacher[2]} if teacher else None,
             "training": {"steps": steps, "loss_initial": curve[0], "loss_final": curve[-1],
                          "grad_norm": grad_norm, "curve": curve},
             "walltime_sec": time.perf_counter() - started,
@@ -150,11 +145,3 @@ def build(plan: dict, store_root: Path, force: bool = False, log=None, data_file
         store.write_json(folder / "meta.json", meta)
         (folder / "error.json").unlink(missing_ok=True)      # a failed build's record, now stale
         return folder, True
-
-
-def load(folder: Path) -> tuple[dict, dict, dict]:
-    """``(meta, params, data)`` of a finished target folder."""
-    folder = Path(folder)
-    meta = store.read_json(folder / "meta.json")
-    return meta, store.read_npz(folder / "params.npz"), store.read_npz(folder / "data.npz")
-

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from fractions import Fraction
 
-from lambda_hat.config.schema import ModelSpec, TeacherSpec
+from lambda_hat.spec import ModelSpec, TeacherSpec
 from lambda_hat.models import count
 
 

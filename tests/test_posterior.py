@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from lambda_hat import posterior
-from lambda_hat.config.schema import DataSpec
+from lambda_hat.spec import DataSpec
 
 
 def linear(dtype=jnp.float64):

@@ -14,7 +14,8 @@ from lambda_hat.config import load
 from lambda_hat.config.plan import sampler_document, target_document
 from lambda_hat.samplers import batches, program
 from lambda_hat.sampling import estimate, estimate_batch, sample_all
-from lambda_hat.targets import build, load as load_target
+from lambda_hat.store import read_target as load_target
+from lambda_hat.targets import build
 
 from tests.conftest import DIVERGING, FAST, TINY_TARGETS
 

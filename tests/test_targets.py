@@ -12,9 +12,10 @@ from lambda_hat import models
 from lambda_hat.config import load
 from lambda_hat.config.plan import target_document
 from lambda_hat.config.presets import BUILTIN
-from lambda_hat.config.schema import ModelSpec
+from lambda_hat.spec import ModelSpec
 from lambda_hat.data import dln_layers
-from lambda_hat.targets import build, load as load_target
+from lambda_hat.store import read_target as load_target
+from lambda_hat.targets import build
 
 # the seed's scaling study names these sizes (d=10, 50, 500, 5000)
 PARAMETERS = {"tiny": 9, "small": 49, "base": 482, "wide": 834, "large": 4802, "dln": 75}

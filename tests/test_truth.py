@@ -6,7 +6,7 @@ from fractions import Fraction
 
 import pytest
 
-from lambda_hat.config.schema import ModelSpec, TeacherSpec
+from lambda_hat.spec import ModelSpec, TeacherSpec
 from lambda_hat.truth import dln_coefficient, known_coefficient
 
 

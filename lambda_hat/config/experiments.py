@@ -6,8 +6,9 @@ import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
-from lambda_hat.config import ids, presets
-from lambda_hat.config.schema import SECTIONS
+from lambda_hat import ids
+from lambda_hat.config import presets
+from lambda_hat.spec import SECTIONS
 from lambda_hat.config.validate import ConfigError, build, unknown_keys
 from lambda_hat.data import DataError, file_digest, load_npz
 from lambda_hat.samplers import SAMPLERS

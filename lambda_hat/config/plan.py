@@ -7,7 +7,7 @@ import io
 from pathlib import Path
 
 from lambda_hat import DEFAULT_BATCH, store
-from lambda_hat.config import ids
+from lambda_hat import ids
 from lambda_hat.config.experiments import Experiments
 from lambda_hat.samplers import batches
 

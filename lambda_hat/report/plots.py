@@ -124,21 +124,20 @@ def diagnose_run(run: Path, out: Path | None = None) -> dict:
 
 
 def diagnose_target(folder: Path) -> tuple[list[str], str | None]:
-    """Training curve and student-vs-teacher predictions (train and fresh test inputs).
+    """Training curve and student-vs-teacher predictions (train and fresh test inputs), from the
+    target's saved student and teacher.
 
     Returns ``(files written, message)``; the message says why predictions were not plotted.
     """
     import jax
     import jax.numpy as jnp
-    from jax.flatten_util import ravel_pytree
 
     from lambda_hat import data as datasets
     from lambda_hat import models
-    from lambda_hat.config.schema import sections
-    from lambda_hat.targets import data_keys
+    from lambda_hat.spec import sections
 
     folder = Path(folder)
-    meta = store.read_json(folder / "meta.json")
+    meta, params, arrays = store.read_target(folder)
     out = folder / "diagnostics"
     curve = meta["training"]["curve"]
     figure, ax = plt.subplots(figsize=(6, 3.2))
@@ -150,19 +149,18 @@ def diagnose_target(folder: Path) -> tuple[list[str], str | None]:
     parts = sections(meta["spec"])
     if parts["data"].source == "npz":
         return files, f"{meta['target_id']}: the data come from {parts['data'].path}; there is no teacher to compare with"
-    params, arrays = store.read_npz(folder / "params.npz"), store.read_npz(folder / "data.npz")
-    dtype = jnp.asarray(arrays["X"]).dtype
+    teacher, network = models.from_arrays(arrays, "teacher_layer"), meta.get("teacher_network")
+    if not teacher or not network:
+        return files, f"{meta['target_id']}: built before targets saved their teacher; rebuild it (--force) to plot predictions"
     model = parts["model"]
-    data_key, teacher_key, _ = data_keys(meta["spec"]["seed"])
-    teacher, apply_teacher = datasets.teacher_network(teacher_key, parts["teacher"], model, dtype)
-    template = models.init(jax.random.key(0), model.layer_widths(), model.bias, dtype=dtype)
-    student = ravel_pytree(template)[1](jnp.asarray(params["w_star"], dtype))
+    x = jnp.asarray(arrays["X"])
     test_spec = parts["data"].__class__(**{**parts["data"].__dict__, "n": min(500, meta["n"])})
-    inputs = {"train": jnp.asarray(arrays["X"], dtype),
-              "test": datasets.sample_inputs(jax.random.fold_in(data_key, 99), test_spec, model.in_dim, dtype)}
+    data_key = datasets.data_keys(meta["spec"]["seed"])[0]
+    inputs = {"train": x, "test": datasets.sample_inputs(jax.random.fold_in(data_key, 99), test_spec, model.in_dim, x.dtype)}
+    student = models.from_arrays(params)
     figure, axes = plt.subplots(1, 2, figsize=(8, 3.6))
     for ax, (name, x) in zip(axes, inputs.items()):
-        truth = np.asarray(apply_teacher(teacher, x))[:, 0]
+        truth = np.asarray(models.apply(teacher, x, network["activation"], network["skip"]))[:, 0]
         fitted = np.asarray(models.apply(student, x, model.activation, model.skip))[:, 0]
         ax.scatter(truth, fitted, s=4, alpha=0.5)
         low, high = float(min(truth.min(), fitted.min())), float(max(truth.max(), fitted.max()))

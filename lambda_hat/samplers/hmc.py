@@ -5,11 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import blackjax
-import jax
 import jax.numpy as jnp
 
-from lambda_hat.samplers.curvature import max_curvature
-from lambda_hat.types import Algorithm, Problem, RunSettings, auto, field_
+from lambda_hat.samplers.adaptation import adapted
+from lambda_hat.types import Algorithm, Problem, RunSettings, field_
 
 
 @dataclass(frozen=True)
@@ -23,39 +22,6 @@ class Settings(RunSettings):
     diagonal_mass: bool = field_(True, doc="diagonal (true) or dense (false) mass matrix")
     step_jitter: float = field_(0.2, minimum=0.0, maximum=1.0, below=True,
                                 doc="step size drawn within (1 +- jitter) x adapted", batch=True)
-
-
-def adapted(kernel_factory, problem: Problem, settings, grad_evals_per_step, jitter: float = 0.0,
-            **extra) -> Algorithm:
-    """An :class:`Algorithm` from a blackjax kernel family with window adaptation.
-
-    ``jitter`` draws each transition's step size uniformly within ``(1 +- jitter)`` of the adapted
-    one, which breaks the resonances of fixed-length trajectories.
-    """
-
-    def warmup(key, position):
-        step_size = auto(settings.step_size, lambda: 0.5 / jnp.sqrt(max_curvature(problem.logdensity, position)))
-        # explicit dtypes: with float64 enabled, blackjax's default mass matrix would upcast float32 chains
-        mass = jnp.ones_like(position) if settings.diagonal_mass else jnp.eye(position.size, dtype=position.dtype)
-        adaptation = blackjax.window_adaptation(
-            kernel_factory, problem.logdensity, is_mass_matrix_diagonal=settings.diagonal_mass,
-            initial_inverse_mass_matrix=mass, initial_step_size=jnp.asarray(step_size, position.dtype),
-            target_acceptance_rate=settings.target_acceptance, **extra)
-        (state, params), info = adaptation.run(key, position, num_steps=settings.warmup)
-        evals = grad_evals_per_step(info.info).sum() if settings.warmup else 0
-        return state, params, {"grad_evals": evals, "acceptance_rate": info.info.acceptance_rate}
-
-    def step(key, state, params):
-        jitter_key, key = jax.random.split(key)
-        scale = 1.0 + jitter * jax.random.uniform(jitter_key, (), minval=-1.0, maxval=1.0)
-        params = {**params, "step_size": params["step_size"] * scale.astype(params["step_size"].dtype)}
-        kernel = kernel_factory(problem.logdensity, **{**params, **extra})  # static extras win
-        state, info = kernel.step(key, state)
-        return state, {"loss": problem.loss_at(state.position, state.logdensity),
-                       "acceptance_rate": info.acceptance_rate, "is_divergent": info.is_divergent,
-                       "step_size": params["step_size"], "grad_evals": grad_evals_per_step(info)}
-
-    return Algorithm(warmup=warmup, step=step, position=lambda state: state.position)
 
 
 def build(settings: Settings, problem: Problem) -> Algorithm:

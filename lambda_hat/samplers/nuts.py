@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import blackjax
 
-from lambda_hat.samplers.hmc import adapted
+from lambda_hat.samplers.adaptation import adapted
 from lambda_hat.types import Algorithm, Problem, RunSettings, field_
 
 

@@ -130,7 +130,7 @@ def test_vi_family_follows_the_settings_given(write_yaml):
 
 def hidden_layers(text: str, write_yaml) -> list[list[int]]:
     config = write_yaml("targets:\n" + text + "samplers: [{ name: hmc }]\n")
-    from lambda_hat.config.schema import ModelSpec
+    from lambda_hat.spec import ModelSpec
 
     return [ModelSpec(**t.spec["model"]).hidden() for t in load(config).targets]
 

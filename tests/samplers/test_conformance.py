@@ -17,7 +17,8 @@ from lambda_hat.config import load
 from lambda_hat.config.plan import sampler_document, target_document
 from lambda_hat.sampling import estimate
 from lambda_hat.samplers import SAMPLERS
-from lambda_hat.targets import build, load as load_target
+from lambda_hat.store import read_target as load_target
+from lambda_hat.targets import build
 
 # relative tolerance on |lambda_hat - lambda| / lambda, per sampler and target
 TOLERANCE = {
