@@ -9,7 +9,7 @@
  * a finished task, e.g. by diverging, fails the same way again until its spec changes).
  */
 include { LLC                                  } from './workflows/llc'
-include { checkParams; closingSummary; codeVersion } from './workflows/utils'
+include { checkParams; closingSummary; codeVersion; ignoredPaths } from './workflows/utils'
 
 workflow {
     main:
@@ -20,6 +20,7 @@ workflow {
     log.info "lambda-hat ${code}: sweep ${config}"
 
     LLC ( config, code, params.promote, params.runs_per_task )
+    LLC.out.plan.subscribe { plan -> ignoredPaths(plan, params.store, params.outdir).each { line -> log.warn(line) } }
     LLC.out.summary.view { summary -> closingSummary(summary.text.trim(), params.outdir) }
         // a run that failed inside its task (error.json) leaves the task completed: fail the run here,
         // once the table is written and published

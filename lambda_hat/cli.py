@@ -12,7 +12,7 @@ from typing import Optional
 
 import typer
 
-from lambda_hat import DEFAULT_BATCH
+from lambda_hat import DEFAULT_BATCH, store
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_show_locals=False,
                   help="Estimate local learning coefficients for sweeps of targets x samplers.")
@@ -26,32 +26,27 @@ def fail(message: str) -> None:
 
 
 def domain_errors(command):
-    """Turn the library's own errors into one line on stderr and exit code 1.
+    """Turn the tool's own errors (``errors.LambdaHatError``) into their lines on stderr and exit
+    code 1; so too the operating system's (a folder that cannot be written). Anything else is a bug
+    and keeps its traceback. Warnings that building blocks log go to stderr as ``warning: ...``.
 
     The accelerator check comes first, before any import that starts JAX (blackjax does at import).
     """
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
-        from lambda_hat import runtime
+        from lambda_hat import progress, runtime
+        from lambda_hat.errors import LambdaHatError
 
+        progress.show_warnings()
         try:
             runtime.check_platforms()
-        except runtime.DeviceError as err:
-            fail(str(err))
-        from lambda_hat.config.validate import ConfigError
-        from lambda_hat.data import DataError
-        from lambda_hat.store import StoreError
-
-        try:
             return command(*args, **kwargs)
-        except ConfigError as err:
-            for problem in err.problems:
-                typer.echo(f"error: {problem}", err=True)
+        except LambdaHatError as err:
+            for line in err.lines():
+                typer.echo(f"error: {line}", err=True)
             raise typer.Exit(1) from None
-        except (DataError, StoreError, FileNotFoundError, ValueError) as err:
-            fail(str(err))
-        except OSError as err:          # a folder that cannot be written: no traceback either
+        except OSError as err:
             fail(f"{err.filename}: {err.strerror}" if err.filename else str(err))
 
     return wrapper
@@ -71,8 +66,8 @@ def read_plan_file(path: Path, kind: str) -> dict:
 
 @app.command()
 @domain_errors
-def plan(config: Path = typer.Option(Path("config/experiments.yaml"), help="sweep file"),
-         out: Path = typer.Option(Path("plan"), help="folder for the plan files"),
+def plan(config: Path = typer.Option(store.CONFIG, help="sweep file"),
+         out: Path = typer.Option(store.PLAN_DIR, help="folder for the plan files"),
          inputs: Optional[Path] = typer.Option(None, help="also write a CSV (target_id,path) of the user data files "
                                                           "the targets read, for a workflow engine to stage"),
          runs_per_task: int = typer.Option(DEFAULT_BATCH, min=1, help="sampler runs per task (tasks/ folders)")) -> None:
@@ -90,7 +85,7 @@ def plan(config: Path = typer.Option(Path("config/experiments.yaml"), help="swee
 @app.command()
 @domain_errors
 def build(spec: Path = typer.Option(..., help="plan/targets/tgt_*.json"),
-          store: Path = typer.Option(Path("runs"), help="artifact store"),
+          store: Path = typer.Option(store.STORE_ROOT, help="artifact store"),
           force: bool = typer.Option(False, help="rebuild a finished target"),
           data_file: Optional[Path] = typer.Option(None, help="read the target's data file from here instead of its "
                                                               "planned path (its checksum must match the plan)"),
@@ -148,8 +143,8 @@ def sample(target: Path = typer.Option(..., help="target folder <store>/targets/
 @app.command()
 @domain_errors
 def collect(runs: Optional[list[Path]] = typer.Argument(None, help="run folders (default: all in the store)"),
-            store: Path = typer.Option(Path("runs"), help="artifact store"),
-            out: Path = typer.Option(Path("results/llc_runs.parquet"), help="parquet to write"),
+            store: Path = typer.Option(store.STORE_ROOT, help="artifact store"),
+            out: Path = typer.Option(store.RESULTS, help="parquet to write"),
             plan: Optional[Path] = typer.Option(None, help="plan.json of a sweep: one row per planned job, failed ones included"),
             built: Optional[str] = typer.Option(None, help="with --plan: comma-separated IDs of the targets that were built "
                                                            "(default: those finished in the store)"),
@@ -196,9 +191,9 @@ def diagnose(runs: Optional[list[Path]] = typer.Argument(None, help="run_<id> fo
 @app.command()
 @domain_errors
 def promote(runs: Optional[list[Path]] = typer.Argument(None, help="run folders (default: all in the store)"),
-            store: Path = typer.Option(Path("runs"), help="artifact store"),
-            results: Path = typer.Option(Path("results/llc_runs.parquet"), help="the sweep's parquet"),
-            out: Path = typer.Option(Path("results/gallery"), help="gallery folder")) -> None:
+            store: Path = typer.Option(store.STORE_ROOT, help="artifact store"),
+            results: Path = typer.Option(store.RESULTS, help="the sweep's parquet"),
+            out: Path = typer.Option(store.gallery_dir(store.RESULTS), help="gallery folder")) -> None:
     """Stage D: a static gallery (index.html, summary.md, plots) of the sweep."""
     from lambda_hat.report.gallery import promote as write_gallery
 
@@ -209,7 +204,7 @@ def promote(runs: Optional[list[Path]] = typer.Argument(None, help="run folders 
 @app.command()
 @domain_errors
 def presets(kind: Optional[str] = typer.Argument(None, help="model | data | teacher | sampler"),
-            config_dir: Path = typer.Option(Path("config"), help="folder whose presets/ adds user presets")) -> None:
+            config_dir: Path = typer.Option(store.CONFIG.parent, help="folder whose presets/ adds user presets")) -> None:
     """List presets and the keys each section accepts."""
     from lambda_hat.config import presets as preset_files
     from lambda_hat.spec import SECTIONS
@@ -250,11 +245,11 @@ def truth(widths: str = typer.Option(..., help="comma-separated widths, input fi
 @workflow_app.command("llc")
 @domain_errors
 def workflow_llc(local: bool = typer.Option(False, "--local", help="run on this machine (required)"),
-                 config: Path = typer.Option(Path("config/experiments.yaml"), help="sweep file"),
+                 config: Path = typer.Option(store.CONFIG, help="sweep file"),
                  jobs: int = typer.Option(1, min=1, help="parallel worker processes"),
                  force: bool = typer.Option(False, help="redo finished targets and runs"),
                  promote: bool = typer.Option(False, help="also write plots and the gallery (results/gallery)"),
-                 plan_dir: Path = typer.Option(Path("plan"), help="folder for the plan files"),
+                 plan_dir: Path = typer.Option(store.PLAN_DIR, help="folder for the plan files"),
                  batch: int = typer.Option(DEFAULT_BATCH, min=1, help="a target's runs that differ only in numeric settings "
                                                            "(seeds, step sizes...) are drawn together, this many at most")) -> None:
     """Plan, build, sample and collect a whole sweep (resumable; failures isolated)."""

@@ -40,11 +40,6 @@ def config_yaml(sampler: dict) -> str:
     return yaml.safe_dump({"target": sampler["target_spec"], "sampler": sampler["spec"]}, sort_keys=True)
 
 
-def run_folders(store_root: Path) -> list[Path]:
-    """Every ``run_*`` folder under ``<store>/targets/*/``."""
-    return sorted(Path(store_root).glob("targets/tgt_*/run_*/"))
-
-
 def first_line(text: str | None) -> str:
     lines = (text or "").strip().splitlines()
     return lines[0] if lines else ""
@@ -100,7 +95,7 @@ def target_failure(store_root: Path | None, target_id: str) -> str:
 def sweep_rows(jobs: list[dict], runs: list[Path], built: set[str], store_root: Path | None = None,
                missing: str = NO_RECORD) -> list[dict]:
     """One row per planned job, in plan order: its run's record, else why there is none."""
-    by_run = {Path(run).name.removeprefix("run_"): Path(run) for run in runs}
+    by_run = {store.run_id_of(run): Path(run) for run in runs}
     rows = []
     for job in jobs:
         row = read_run(by_run[job["run_id"]]) if job["run_id"] in by_run else None
@@ -139,7 +134,7 @@ def collect(store_root: Path, out: Path, runs: list[Path] | None = None, plan: d
     the targets that were built (default: those finished in the store); ``missing`` is the reason
     given for a built target's job that left no run folder.
     """
-    folders = [Path(r) for r in runs] if runs else run_folders(store_root)
+    folders = [Path(r) for r in runs] if runs else store.run_folders(store_root)
     if plan is None:
         if not runs and not Path(store_root).is_dir():
             raise store.StoreError(f"{store_root}: no such store (name it with --store, or give run folders)")

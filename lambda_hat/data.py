@@ -10,12 +10,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from lambda_hat import models
+from lambda_hat.errors import DataError
 from lambda_hat.spec import DataSpec, ModelSpec, TeacherSpec
 from lambda_hat.types import Array, PRNGKey
-
-
-class DataError(Exception):
-    """A data file that cannot be used: missing, malformed or of the wrong shape."""
 
 
 def data_keys(seed: int):

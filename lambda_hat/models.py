@@ -6,9 +6,12 @@ without biases); ``w`` maps a row vector, so ``x @ w``.
 
 from __future__ import annotations
 
+from typing import Callable
+
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.flatten_util import ravel_pytree
 
 from lambda_hat.types import Array, PRNGKey, PyTree
 
@@ -41,6 +44,18 @@ def apply(params: PyTree, x: Array, activation: str = "tanh", skip: bool = False
                 z = z + x
         x = z
     return x
+
+
+def flat(params: PyTree, activation: str = "tanh", skip: bool = False) -> tuple[Array, Callable, Callable]:
+    """A network as one flat parameter vector: ``(w, unravel, apply_flat)``, where
+    ``apply_flat(w, x)`` is :func:`apply` of ``unravel(w)``; the form training, sampling and the
+    posterior work in."""
+    w, unravel = ravel_pytree(params)
+
+    def apply_flat(w, x):
+        return apply(unravel(w), x, activation, skip)
+
+    return w, unravel, apply_flat
 
 
 def count(widths: list[int], bias: bool) -> int:

@@ -44,48 +44,56 @@ def temperature(n: int, beta0: float) -> float:
     return beta0 / math.log(n)
 
 
+#: the data settings the likelihood reads (see :func:`nll`)
+LIKELIHOOD = ("noise_model", "noise_scale", "noise_df")
+
+
+def minibatch(batch_size: int, n: int) -> int:
+    """The rows a ``batch_size`` setting draws per step on ``n`` rows: 0 means the full batch, and
+    so does any size of at least n (training and every sampler read the setting this way)."""
+    return batch_size if 0 < batch_size < n else 0
+
+
+def nbeta(n: int, beta0: float) -> float:
+    """n beta, the estimator's scale: ``llc = n beta (E[L_n] - L_n(w*))``."""
+    return n * temperature(n, beta0)
+
+
 class Posterior(NamedTuple):
+    """What a sampler sees (``problem``) and the loss the estimator averages over its draws."""
+
     problem: Problem
     loss: Callable[[Array], Array]
-    n: int
-    beta: float
-    gamma: float
-    loss0: Array
-
-    @property
-    def nbeta(self) -> float:
-        return self.n * self.beta
 
 
 def build(loss: Callable, w_star: Array, n: int, beta0: float, gamma: float, batch_size: int) -> Posterior:
     """The posterior around ``w_star`` with its full-batch density and minibatch gradient estimator.
 
-    ``batch_size`` of 0 (or at least n) gives full-batch estimates.
+    ``batch_size``: see :func:`minibatch`.
     """
-    beta = temperature(n, beta0)
-    nbeta = n * beta
-    full = batch_size <= 0 or batch_size >= n
+    scale = nbeta(n, beta0)
+    size = minibatch(batch_size, n)
 
     def localization(w):
         return 0.5 * gamma * jnp.sum((w - w_star) ** 2)
 
     def logdensity(w):
-        return -nbeta * loss(w) - localization(w)
+        return -scale * loss(w) - localization(w)
 
     def grad_estimator(w, key):
-        index = None if full else jax.random.randint(key, (batch_size,), 0, n)
+        index = jax.random.randint(key, (size,), 0, n) if size else None
         value, loss_grad = jax.value_and_grad(loss)(w, index)
-        logdensity_value = -nbeta * value - localization(w)
-        grad = -nbeta * loss_grad - gamma * (w - w_star)
+        logdensity_value = -scale * value - localization(w)
+        grad = -scale * loss_grad - gamma * (w - w_star)
         return Estimate(value, logdensity_value, grad, loss_grad)
 
     def loss_at(w, logdensity_value):
-        return -(logdensity_value + localization(w)) / nbeta
+        return -(logdensity_value + localization(w)) / scale
 
     problem = Problem(logdensity=logdensity, grad_estimator=grad_estimator, position=w_star, loss_at=loss_at)
-    return Posterior(problem, loss, n, beta, gamma, loss(w_star))
+    return Posterior(problem, loss)
 
 
-def llc(losses: Array, loss0, nbeta: float) -> Array:
+def llc(losses: Array, loss0, n_beta: float) -> Array:
     """Per-draw LLC values ``n beta (L - L0)``, shaped like ``losses`` ([chain, draw])."""
-    return nbeta * (losses - loss0)
+    return n_beta * (losses - loss0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 import time
 from contextlib import contextmanager
@@ -20,6 +21,20 @@ def batch_label(plans: list[dict]) -> str:
 def log(message: str) -> None:
     """One plain line on stderr."""
     print(message, file=sys.stderr, flush=True)
+
+
+class _Warnings(logging.Handler):
+    """The package's logged warnings as ``warning: ...`` lines on the current stderr."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        log(f"{record.levelname.lower()}: {record.getMessage()}")
+
+
+def show_warnings() -> None:
+    """Show what the building blocks log (warnings and worse) on stderr; once per process."""
+    logger = logging.getLogger("lambda_hat")
+    if not any(isinstance(h, _Warnings) for h in logger.handlers):
+        logger.addHandler(_Warnings(logging.WARNING))
 
 
 class JobRate:

@@ -94,8 +94,10 @@ def compiled(factory: Factory, cache_key: str, chunk: int, num_chains: int) -> t
 
                 def body(state, index):
                     state, info = algorithm.step(jax.random.fold_in(chain_key, index), state, chain_params)
-                    info = dict(info)
-                    loss = info.pop("loss") if "loss" in info else loss_fn(algorithm.position(state))
+                    info = info._asdict()
+                    loss = info.pop("loss")
+                    if loss is None:        # the sampler does not have it: the full-batch loss at the draw
+                        loss = loss_fn(algorithm.position(state))
                     return state, (loss, info)
 
                 return jax.lax.scan(body, state, first + jnp.arange(chunk))
@@ -199,7 +201,7 @@ def _run(factory, context, keys, hyper, num_chains, num_draws, cache_key, chunk,
                 break
     loss = np.concatenate(losses, axis=1)[:, :num_draws]
     info = {name: np.concatenate([i[name] for i in infos], axis=1)[:, :num_draws] for name in infos[0]}
-    warm_info = jax.tree.map(np.asarray, dict(warm_info))
+    warm_info = jax.tree.map(np.asarray, warm_info._asdict())
     return [split(loss, info, warm_info, chains, *ends.get(r, (num_draws, None))) for r, chains in enumerate(runs)]
 
 

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 import os
-import sys
 from pathlib import Path
 
 import jax
 
+from lambda_hat.errors import DeviceError
+
+log = logging.getLogger(__name__)
+
 _DONE = False
 ACCELERATORS = ("cuda", "gpu", "rocm", "tpu")
-
-
-class DeviceError(RuntimeError):
-    """The accelerator that ``JAX_PLATFORMS`` asks for is not there."""
 
 
 def cache_dir() -> Path:
@@ -49,8 +49,7 @@ def configure() -> None:
             jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)
             jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
         except OSError as err:
-            print(f"warning: JAX compilation cache off: cannot use {directory} ({err.strerror or err})",
-                  file=sys.stderr, flush=True)
+            log.warning("JAX compilation cache off: cannot use %s (%s)", directory, err.strerror or err)
     _DONE = True
 
 

@@ -4,26 +4,23 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
+import json
 import math
 import time
-import traceback
 from pathlib import Path
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.flatten_util import ravel_pytree
 
 from lambda_hat import __version__, health, ids, models, posterior, store
-from lambda_hat.diagnostics import ess, importance, r_hat, standard_error, summary
-from lambda_hat.runner import run_chains
+from lambda_hat.diagnostics import ess, r_hat, standard_error, summary
+from lambda_hat.errors import SamplerFailure
+from lambda_hat.runner import CACHE_SIZE, run_chains
 from lambda_hat.samplers import SAMPLERS, batched, batches, program
-from lambda_hat.spec import sections
-
-
-class SamplerFailure(Exception):
-    """A run that produced no usable estimate (NaN/inf draws, a storm of divergences)."""
+from lambda_hat.spec import DataSpec, ModelSpec, sections
 
 
 MAX_DIVERGENT_FRACTION = 0.5
@@ -33,31 +30,40 @@ def settings_of(sampler_spec: dict):
     return SAMPLERS[sampler_spec["algorithm"]].Settings(**sampler_spec["settings"])
 
 
-def make_factory(meta: dict, sampler_spec: dict):
-    """``(factory, apply_flat, cache_key)`` for the runner: everything static, the arrays come as context
-    and the batched settings as ``hyper``."""
-    parts = sections(meta["spec"])
-    model, data = parts["model"], parts["data"]
-    base = settings_of(sampler_spec)
-    module = SAMPLERS[sampler_spec["algorithm"]]
-    dtype = jnp.dtype(base.dtype)
-    template = models.init(jax.random.key(0), model.layer_widths(), model.bias, dtype=dtype)
-    unravel = ravel_pytree(template)[1]
-    n = int(meta["n"])
+def static_of(meta: dict, sampler_spec: dict) -> str:
+    """Everything the compiled functions of a run close over, as canonical JSON: the sampler's
+    program (see ``samplers.program``), the model, n and the likelihood. It is their cache key,
+    so runs (and targets) with equal keys share one compiled program."""
+    data = sections(meta["spec"])["data"]
+    return ids.canonical({"sampler": program(sampler_spec), "model": meta["spec"]["model"], "n": int(meta["n"]),
+                          "likelihood": {name: getattr(data, name) for name in posterior.LIKELIHOOD}})
 
-    def apply_flat(w, xs):
-        return models.apply(unravel(w), xs, model.activation, model.skip)
+
+@functools.lru_cache(maxsize=CACHE_SIZE)
+def compiled_parts(static: str):
+    """``(factory, loss0)`` for the runner, built from :func:`static_of`'s JSON alone: everything
+    static, the arrays come as context (``x``, ``y``, ``w_star``) and the batched settings as
+    ``hyper``; ``loss0(context)`` is the jitted full-batch loss at ``w_star``."""
+    static_parts = json.loads(static)
+    model, likelihood, n = ModelSpec(**static_parts["model"]), DataSpec(**static_parts["likelihood"]), static_parts["n"]
+    program_spec = static_parts["sampler"]
+    module = SAMPLERS[program_spec["algorithm"]]
+    base = module.Settings(**program_spec["settings"])
+    template = models.init(jax.random.key(0), model.layer_widths(), model.bias, dtype=jnp.dtype(base.dtype))
+    _, _, apply_flat = models.flat(template, model.activation, model.skip)
 
     def factory(context, hyper):
         settings = dataclasses.replace(base, **hyper)
-        loss = posterior.make_loss(apply_flat, context["x"], context["y"], data)
+        loss = posterior.make_loss(apply_flat, context["x"], context["y"], likelihood)
         post = posterior.build(loss, context["w_star"], n, settings.beta0, settings.gamma,
                                getattr(settings, "batch_size", 0))
         return module.build(settings, post.problem), post.loss, context["w_star"]
 
-    static = {"sampler": program(sampler_spec), "model": meta["spec"]["model"], "n": n,
-              "likelihood": [data.noise_model, data.noise_scale, data.noise_df]}
-    return factory, apply_flat, ids.canonical(static)
+    @jax.jit
+    def loss0(context):
+        return posterior.make_loss(apply_flat, context["x"], context["y"], likelihood)(context["w_star"])
+
+    return factory, loss0
 
 
 def estimate(meta: dict, params: dict, arrays: dict, sampler_spec: dict, progress=None) -> tuple[dict, dict]:
@@ -69,7 +75,7 @@ def estimate(meta: dict, params: dict, arrays: dict, sampler_spec: dict, progres
 
 
 def estimate_batch(meta: dict, params: dict, arrays: dict, specs: list[dict], progress=None) -> list:
-    """Run sampler specs of one program (see :func:`program`) on a loaded target, as one batch.
+    """Run sampler specs of one program (see ``samplers.program``) on a loaded target, as one batch.
 
     Returns, per spec, ``(analysis fields, trace arrays)`` or the exception its own analysis raised
     (a :class:`SamplerFailure` for a diverging run, which fails alone). Each run's numbers are those it gets
@@ -79,30 +85,26 @@ def estimate_batch(meta: dict, params: dict, arrays: dict, specs: list[dict], pr
     dtype = jnp.dtype(first.dtype)
     context = {"x": jnp.asarray(arrays["X"], dtype), "y": jnp.asarray(arrays["Y"], dtype),
                "w_star": jnp.asarray(params["w_star"], dtype)}
-    factory, apply_flat, cache_key = make_factory(meta, specs[0])
-    data = sections(meta["spec"])["data"]
-    loss0 = float(jax.jit(lambda c: posterior.make_loss(apply_flat, c["x"], c["y"], data)(c["w_star"]))(context))
+    static = static_of(meta, specs[0])
+    factory, reference = compiled_parts(static)
+    loss0 = float(reference(context))
+    module = SAMPLERS[specs[0]["algorithm"]]
     every = [settings_of(spec) for spec in specs]
     hyper = {name: np.asarray([getattr(s, name) for s in every], dtype) for name in batched(specs[0])}
-    rules = [precise_enough(s, loss0, nbeta(meta, s)) for s in every]
+    n = int(meta["n"])
+    rules = [precise_enough(s, loss0, posterior.nbeta(n, s.beta0)) for s in every]
     started = time.perf_counter()
     batch = run_chains(factory, context, [jax.random.key(s.seed) for s in every], hyper, first.chains,
-                       first.draws, cache_key=cache_key, progress=progress,
+                       first.draws, cache_key=static, progress=progress,
                        stop=(lambda run, loss: rules[run](loss)) if any(s.target_rel_mcse for s in every) else None)
     share = (time.perf_counter() - started) / len(specs)
     results = []
     for settings, chains in zip(every, batch):
         try:
-            results.append(analyse(meta, settings, chains, loss0, share, len(specs)))
+            results.append(analyse(meta, module, settings, chains, loss0, share, len(specs)))
         except Exception as err:  # noqa: BLE001 - one run's failure is its own
             results.append(err)
     return results
-
-
-def nbeta(meta: dict, settings) -> float:
-    """n times the inverse temperature of a run's posterior."""
-    n = int(meta["n"])
-    return n * posterior.temperature(n, settings.beta0)
 
 
 #: draws per chain before a run's precision is first checked: R-hat and ESS of shorter chains are
@@ -134,18 +136,16 @@ def relative_mcse(mean: float, sem: float) -> float:
     return sem / abs(mean) if mean and math.isfinite(sem) else float("nan")
 
 
-def analyse(meta: dict, settings, chains, loss0: float, walltime: float, batch_runs: int) -> tuple[dict, dict]:
-    """The analysis fields and trace arrays of one run's chains; raises :class:`SamplerFailure`."""
-    n, n_beta = int(meta["n"]), nbeta(meta, settings)
+def analyse(meta: dict, module, settings, chains, loss0: float, walltime: float, batch_runs: int) -> tuple[dict, dict]:
+    """The analysis fields and trace arrays of one run's chains (``module``: its sampler's);
+    raises :class:`SamplerFailure`."""
+    n = int(meta["n"])
+    n_beta = posterior.nbeta(n, settings.beta0)
     llc = posterior.llc(chains.loss, loss0, n_beta)
     if not np.all(np.isfinite(llc)):
         bad = int(np.sum(~np.isfinite(llc)))
         raise SamplerFailure(f"{bad} of {llc.size} draws are NaN or inf ({settings.diverged_hint})")
-    extra = sampler_diagnostics(chains.info, chains.warmup_info)
-    if "log_weight" in chains.info:
-        extra.update(reweighted(chains.info["log_weight"], llc))
-    if "acceptance_rate" in extra and hasattr(settings, "target_acceptance"):
-        extra["target_acceptance"] = settings.target_acceptance
+    extra = module.summarize(settings, chains.info, chains.warmup_info, llc)
     if extra.get("divergent_fraction", 0.0) > MAX_DIVERGENT_FRACTION:
         raise SamplerFailure(f"{extra['divergent_fraction']:.0%} of transitions diverged")
     stats = summary(llc)
@@ -171,32 +171,6 @@ def stop_reason(settings, chains) -> str:
     if chains.stopped:
         return chains.stopped
     return "max_draws" if settings.target_rel_mcse else "fixed"
-
-
-def sampler_diagnostics(info: dict, warmup_info: dict) -> dict:
-    """Scalar sampler diagnostics (acceptance, divergences, step size, energy error, ELBO)."""
-    out = {}
-    if "acceptance_rate" in info:
-        out["acceptance_rate"] = float(np.mean(info["acceptance_rate"]))
-    if "is_divergent" in info:
-        out["divergences"] = int(np.sum(info["is_divergent"]))
-        out["divergent_fraction"] = float(np.mean(info["is_divergent"]))
-    if "step_size" in info:
-        out["step_size"] = float(np.mean(info["step_size"]))
-    if "energy_change" in info:
-        out["energy_change_var"] = float(np.var(info["energy_change"]))
-    if "elbo" in warmup_info:
-        out["elbo_final"] = float(np.mean(warmup_info["elbo"][..., -max(1, warmup_info["elbo"].shape[-1] // 10):]))
-    return out
-
-
-def reweighted(log_weights: np.ndarray, llc: np.ndarray) -> dict:
-    """PSIS of iid draws from a fitted ``q`` (VI) against the tempered posterior: ``pareto_k``,
-    ``is_ess`` and, where k-hat says the weights can be trusted, the reweighted estimate ``llc_is``."""
-    found = importance(log_weights, llc)
-    trusted = math.isfinite(found["pareto_k"]) and found["pareto_k"] <= health.PARETO_K_MAX
-    return {"pareto_k": found["pareto_k"], "is_ess": found["is_ess"],
-            "llc_is": found["is_mean"] if trusted else None}
 
 
 class RunResult(NamedTuple):
@@ -231,7 +205,7 @@ def sample_all(target_folder: Path, plans: list[dict], force: bool = False, prog
     """
     target_folder = Path(target_folder)
     meta, params, arrays = store.read_target(target_folder)
-    folders = [Path(out or target_folder) / f"run_{ids.run_id(meta['target_id'], plan['spec'])}" for plan in plans]
+    folders = [store.run_dir(out or target_folder, ids.run_id(meta["target_id"], plan["spec"])) for plan in plans]
     first = {folder: folders.index(folder) for folder in folders}     # a plan listed twice runs once
     results: dict[int, RunResult] = {}
     with contextlib.ExitStack() as stack:
@@ -260,7 +234,7 @@ def _run_batch(meta: dict, params: dict, arrays: dict, plans: list[dict], folder
     for plan, folder in zip(plans, folders):
         (folder / "analysis.json").unlink(missing_ok=True)
         spec = plan["spec"]
-        record = {"target_id": meta["target_id"], "run_id": folder.name.removeprefix("run_"),
+        record = {"target_id": meta["target_id"], "run_id": store.run_id_of(folder),
                   "sampler": plan.get("name", spec["algorithm"]), "algorithm": spec["algorithm"],
                   "sampler_id": plan.get("sampler_id"), "spec": spec, "target_spec": meta["spec"]}
         store.write_json(folder / "sampler.json", record)
@@ -272,9 +246,7 @@ def _run_batch(meta: dict, params: dict, arrays: dict, plans: list[dict], folder
     results = []
     for plan, folder, record, outcome in zip(plans, folders, records, outcomes):
         if isinstance(outcome, Exception):
-            store.write_json(folder / "error.json", {
-                **record, "error": f"{type(outcome).__name__}: {outcome}",
-                "traceback": "".join(traceback.format_exception(outcome))})
+            store.write_error(folder, record, outcome)
             results.append(RunResult(plan, folder, True, outcome))
             continue
         fields, trace = outcome

@@ -1,4 +1,13 @@
-"""Artifact paths, atomic writes and per-artifact locks.
+"""Artifact paths, atomic writes and per-artifact locks: the only module that knows the layout.
+
+A sweep's files, relative to where it runs (the defaults of the CLI, the local runner and the
+YAML's ``store_root`` and ``results``)::
+
+    config/experiments.yaml            the sweep file (CONFIG)
+    plan/                              lambda-hat plan's output (PLAN_DIR)
+    runs/targets/<target_id>/          one target (STORE_ROOT): meta.json, params.npz, data.npz
+    runs/targets/<target_id>/run_<id>/ one run: sampler.json, analysis.json, trace.npz, or error.json
+    results/llc_runs.parquet           the table (RESULTS); results/gallery/ beside it (gallery_dir)
 
 A file is written under a temporary name in the same folder, flushed, then renamed, so a reader
 never sees half a file. ``meta.json`` (targets) and ``analysis.json`` (runs) are written last:
@@ -10,10 +19,11 @@ from __future__ import annotations
 import fcntl
 import io
 import json
+import logging
 import math
 import os
-import sys
 import tempfile
+import traceback
 import zipfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,17 +31,41 @@ from typing import Iterator
 
 import numpy as np
 
+from lambda_hat.errors import StoreError
+
+log = logging.getLogger(__name__)
+
+CONFIG = Path("config/experiments.yaml")
+PLAN_DIR = Path("plan")
+STORE_ROOT = Path("runs")
+RESULTS = Path("results/llc_runs.parquet")
+LOG_DIR = Path("logs")              # the local runner's tracebacks of failed jobs
 
 #: what a run's ``analysis.json`` must hold to count as a finished run (an estimate)
 ANALYSIS_KEYS = ("target_id", "run_id", "llc_mean", "llc_sem")
 
 
-class StoreError(Exception):
-    """An artifact that cannot be read or written (corrupt file, read-only store, full disk)."""
-
-
 def target_dir(store: Path, target_id: str) -> Path:
     return Path(store) / "targets" / target_id
+
+
+def run_dir(parent: Path, run_id: str) -> Path:
+    """A run's folder: inside its target's folder, or in a Nextflow task's own folder."""
+    return Path(parent) / f"run_{run_id}"
+
+
+def run_id_of(folder: Path) -> str:
+    return Path(folder).name.removeprefix("run_")
+
+
+def run_folders(store_root: Path) -> list[Path]:
+    """Every run folder under ``<store>/targets/*/``."""
+    return sorted(Path(store_root).glob("targets/tgt_*/run_*/"))
+
+
+def gallery_dir(results: Path) -> Path:
+    """The gallery of a results table: ``gallery/`` beside it."""
+    return Path(results).parent / "gallery"
 
 
 def _jsonable(value):
@@ -118,6 +152,13 @@ def read_target(folder: Path) -> tuple[dict, dict, dict]:
     return read_json(folder / "meta.json"), read_npz(folder / "params.npz"), read_npz(folder / "data.npz")
 
 
+def write_error(folder: Path, record: dict, error: BaseException) -> None:
+    """A failed stage's ``error.json`` in its artifact folder: ``record`` (what was attempted), the
+    error as one line (``error``) and its ``traceback``."""
+    write_json(Path(folder) / "error.json", {**record, "error": f"{type(error).__name__}: {error}",
+                                             "traceback": "".join(traceback.format_exception(error))})
+
+
 def finished(marker: Path, *others: Path, required: tuple[str, ...] = ()) -> bool:
     """Whether an artifact is finished and readable: its marker JSON (with the ``required`` keys)
     and the other files load.
@@ -136,7 +177,7 @@ def finished(marker: Path, *others: Path, required: tuple[str, ...] = ()) -> boo
             read_npz(other)
         return True
     except StoreError as err:
-        print(f"warning: {err}; redoing it", file=sys.stderr, flush=True)
+        log.warning("%s; redoing it", err)
         return False
 
 

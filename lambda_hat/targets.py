@@ -10,13 +10,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from jax.flatten_util import ravel_pytree
 
 from lambda_hat import __version__, models
 from lambda_hat import data as datasets
 from lambda_hat import store
+from lambda_hat.errors import TrainingDiverged
 from lambda_hat.spec import sections
-from lambda_hat.posterior import make_loss
+from lambda_hat.posterior import make_loss, minibatch
 from lambda_hat.truth import known_coefficient
 
 
@@ -69,7 +69,7 @@ def train(loss, w0, spec: dict, n: int, log=None):
     schedule = (optax.cosine_decay_schedule(training.lr, training.steps, alpha=0.01)
                 if training.lr_decay else training.lr)
     optimizer = optax.adam(schedule) if training.optimizer == "adam" else optax.sgd(schedule)
-    batch = training.batch_size if 0 < training.batch_size < n else 0
+    batch = minibatch(training.batch_size, n)
     chunk = min(training.patience, training.steps)
 
     @jax.jit
@@ -95,7 +95,7 @@ def train(loss, w0, spec: dict, n: int, log=None):
         if log:
             log(steps, training.steps, curve[-1])
         if not math.isfinite(curve[-1]):
-            raise FloatingPointError(f"training diverged at step {steps} (loss {curve[-1]}); lower training.lr")
+            raise TrainingDiverged(f"training diverged at step {steps} (loss {curve[-1]}); lower training.lr")
         if training.early_stop and curve[-2] - curve[-1] < training.early_stop * abs(curve[-2]):
             break
     return w, curve, steps
@@ -107,41 +107,50 @@ def build(plan: dict, store_root: Path, force: bool = False, log=None, data_file
 
     An existing finished target is kept (``built`` False) unless ``force``. ``data_file`` is where
     to read a user's data file instead of the planned path; ``lock=False`` skips the folder lock.
+    A build that fails writes ``error.json`` into the target folder, then re-raises.
     """
-    target_id, spec = plan["target_id"], plan["spec"]
+    target_id = plan["target_id"]
     folder = store.target_dir(store_root, target_id)
     with store.locked(folder, enabled=lock):
         if not force and store.finished(folder / "meta.json", folder / "params.npz", folder / "data.npz",
                                         required=("target_id", "n", "d", "spec")):
             return folder, False
         (folder / "meta.json").unlink(missing_ok=True)
-        started = time.perf_counter()
-        dtype = jnp.float64 if spec["x64"] else jnp.float32
-        parts = sections(spec)
-        x, y, teacher = make_dataset(spec, dtype, data_file)
-        n = int(x.shape[0])
-        params0 = initial_student(spec, teacher and teacher[0], dtype)
-        w0, unravel = ravel_pytree(params0)
-        model = parts["model"]
-        loss = make_loss(lambda w, xs: models.apply(unravel(w), xs, model.activation, model.skip),
-                         x, y, parts["data"])
-        w_star, curve, steps = train(loss, w0, spec, n, log)
-        grad_norm = float(jnp.linalg.norm(jax.grad(loss)(w_star)))
-        store.write_npz(folder / "params.npz", {"w_star": np.asarray(w_star), **models.to_arrays(unravel(w_star))})
-        teacher_arrays = ({"teacher_w_star": np.asarray(ravel_pytree(teacher[0])[0]),
-                           **models.to_arrays(teacher[0], "teacher_layer")} if teacher else {})
-        store.write_npz(folder / "data.npz", {"X": np.asarray(x), "Y": np.asarray(y), **teacher_arrays})
-        meta = {
-            "target_id": target_id, "labels": plan.get("labels", {}), "spec": spec,
-            "n": n, "d": int(w_star.size), "L0": curve[-1], "dtype": str(jnp.dtype(dtype)),
-            "llc_true": known_coefficient(parts["model"], parts["teacher"]),
-            "teacher_network": {"activation": teacher[1], "skip": teacher[2]} if teacher else None,
-            "training": {"steps": steps, "loss_initial": curve[0], "loss_final": curve[-1],
-                         "grad_norm": grad_norm, "curve": curve},
-            "walltime_sec": time.perf_counter() - started,
-            "versions": {"lambda_hat": __version__, "jax": jax.__version__, "optax": optax.__version__,
-                         "numpy": np.__version__},
-        }
-        store.write_json(folder / "meta.json", meta)
+        try:
+            _build(folder, plan, data_file, log)
+        except Exception as err:
+            store.write_error(folder, {"target_id": target_id, "labels": plan.get("labels", {})}, err)
+            raise
         (folder / "error.json").unlink(missing_ok=True)      # a failed build's record, now stale
         return folder, True
+
+
+def _build(folder: Path, plan: dict, data_file: Path | None, log) -> None:
+    """Make the data, train w*, write the artifacts (``meta.json`` last)."""
+    target_id, spec = plan["target_id"], plan["spec"]
+    started = time.perf_counter()
+    dtype = jnp.float64 if spec["x64"] else jnp.float32
+    parts = sections(spec)
+    x, y, teacher = make_dataset(spec, dtype, data_file)
+    n = int(x.shape[0])
+    model = parts["model"]
+    w0, unravel, apply_flat = models.flat(initial_student(spec, teacher and teacher[0], dtype), model.activation, model.skip)
+    loss = make_loss(apply_flat, x, y, parts["data"])
+    w_star, curve, steps = train(loss, w0, spec, n, log)
+    grad_norm = float(jnp.linalg.norm(jax.grad(loss)(w_star)))
+    store.write_npz(folder / "params.npz", {"w_star": np.asarray(w_star), **models.to_arrays(unravel(w_star))})
+    teacher_arrays = ({"teacher_w_star": np.asarray(models.flat(teacher[0], "identity")[0]),
+                       **models.to_arrays(teacher[0], "teacher_layer")} if teacher else {})
+    store.write_npz(folder / "data.npz", {"X": np.asarray(x), "Y": np.asarray(y), **teacher_arrays})
+    meta = {
+        "target_id": target_id, "labels": plan.get("labels", {}), "spec": spec,
+        "n": n, "d": int(w_star.size), "L0": curve[-1], "dtype": str(jnp.dtype(dtype)),
+        "llc_true": known_coefficient(parts["model"], parts["teacher"]),
+        "teacher_network": {"activation": teacher[1], "skip": teacher[2]} if teacher else None,
+        "training": {"steps": steps, "loss_initial": curve[0], "loss_final": curve[-1],
+                     "grad_norm": grad_norm, "curve": curve},
+        "walltime_sec": time.perf_counter() - started,
+        "versions": {"lambda_hat": __version__, "jax": jax.__version__, "optax": optax.__version__,
+                     "numpy": np.__version__},
+    }
+    store.write_json(folder / "meta.json", meta)

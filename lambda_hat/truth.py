@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from fractions import Fraction
 
+from lambda_hat.errors import InputError
 from lambda_hat.spec import ModelSpec, TeacherSpec
 from lambda_hat.models import count
 
@@ -23,9 +24,9 @@ def dln_coefficient(widths: list[int], rank: int) -> tuple[Fraction, int]:
     ``lambda = r (H_0 + H_M - r) / 2 + (T^2 - l Q + a (l - a)) / (4 l)``, ``theta = a (l - a) + 1``.
     """
     if len(widths) < 2 or min(widths) < 1:
-        raise ValueError(f"widths must hold at least an input and an output width >= 1, got {widths}")
+        raise InputError(f"widths must hold at least an input and an output width >= 1, got {widths}")
     if not 0 <= rank <= min(widths):
-        raise ValueError(f"rank must be between 0 and the narrowest width {min(widths)}, got {rank}")
+        raise InputError(f"rank must be between 0 and the narrowest width {min(widths)}, got {rank}")
     base = Fraction(rank * (widths[0] + widths[-1] - rank), 2)
     deltas = sorted(width - rank for width in widths)
     if deltas[0] == 0:

@@ -52,7 +52,6 @@ class RunSettings:
     draws: int = field_(1000, minimum=1, doc="most kept draws per chain (fewer once target_rel_mcse is met)")
     target_rel_mcse: float = field_(0.02, minimum=0.0, doc="stop drawing once MCSE(λ̂) / λ̂ is at most this, with R-hat "
                                     "and ESS good enough (0 = always draw all draws)")
-    warmup: int = field_(500, minimum=0, doc="adaptation / burn-in steps, discarded")
     beta0: float = field_(1.0, minimum=0.0, exclusive=True, doc="beta = beta0 / log n", batch=True)
     gamma: float = field_(1.0, minimum=0.0, doc="localization strength", batch=True)
 
@@ -108,12 +107,18 @@ class Problem(NamedTuple):
 class Algorithm(NamedTuple):
     """A sampler, for one chain (the runner vmaps it).
 
-    ``warmup(key, position) -> (state, params, info)`` adapts or fits; ``info`` holds arrays
-    over warm-up steps and a ``grad_evals`` count. ``step(key, state, params) -> (state, info)``
-    makes one kept draw; ``info`` includes ``grad_evals``, and the draw's full-batch ``loss`` where
-    the sampler has it at no cost (else the runner evaluates it). ``position(state)`` is the draw.
+    A sampler module holds ``Settings`` (a :class:`RunSettings`), ``build(settings, problem) ->
+    Algorithm``, its ``Info`` and ``Warmup`` NamedTuples and ``summarize(settings, info, warmup, llc)
+    -> dict`` of scalar diagnostics, which reads the run's ``Info`` and ``Warmup`` fields (as arrays
+    ``[chain, draw]`` and ``[chain, ...]``, ``loss`` and ``grad_evals`` taken out) and its per-draw λ̂.
+
+    ``warmup(key, position) -> (state, params, Warmup)`` adapts or fits; ``Warmup`` holds arrays
+    over warm-up steps and a ``grad_evals`` count. ``step(key, state, params) -> (state, Info)``
+    makes one kept draw; ``Info`` has ``grad_evals``, and ``loss``: the draw's full-batch loss, or
+    ``None`` where the sampler does not have it at no cost (the runner then evaluates it).
+    ``position(state)`` is the draw.
     """
 
-    warmup: Callable[[PRNGKey, Array], tuple[Any, Any, dict]]
-    step: Callable[[PRNGKey, Any, Any], tuple[Any, dict]]
+    warmup: Callable[[PRNGKey, Array], tuple[Any, Any, NamedTuple]]
+    step: Callable[[PRNGKey, Any, Any], tuple[Any, NamedTuple]]
     position: Callable[[Any], Array]

@@ -22,7 +22,7 @@ from lambda_hat.config import load
 from lambda_hat.config.plan import batched_runs, describe, target_document, write
 from lambda_hat.config.plan import jobs as jobs_of   # `jobs` is run_local's worker count
 
-LOG_DIR = Path("logs")
+LOG_DIR = store.LOG_DIR
 
 
 @dataclass
@@ -91,14 +91,8 @@ def build_job(document: dict, store_root: str, force: bool) -> Outcome:
         _log_failure(f"build_{document['target_id']}", None)
         return Outcome("build", label, "ok" if built else "skipped", seconds=timer(),
                        target_id=document["target_id"])
-    except Exception as err:  # noqa: BLE001 - isolate any failure to its own job
+    except Exception as err:  # noqa: BLE001 - isolate any failure to its own job (the build wrote error.json)
         message = f"{type(err).__name__}: {err}"
-        folder = store.target_dir(Path(store_root), document["target_id"])
-        try:
-            store.write_json(folder / "error.json", {"target_id": document["target_id"], "error": message,
-                                                      "traceback": traceback.format_exc()})
-        except store.StoreError:
-            pass
         _log_failure(f"build_{document['target_id']}", traceback.format_exc())
         return Outcome("build", label, "failed", message.splitlines()[0], timer(), document["target_id"])
 
@@ -176,7 +170,7 @@ def write_retry(experiments, failed: list, config: Path) -> Path | None:
 
 
 def run_local(config: Path, jobs: int = 1, force: bool = False, promote: bool = False,
-              plan_dir: Path = Path("plan"), batch: int = DEFAULT_BATCH) -> Summary:
+              plan_dir: Path = store.PLAN_DIR, batch: int = DEFAULT_BATCH) -> Summary:
     """Plan, build, sample and collect the sweep in ``config`` on this machine.
 
     A target's runs that differ only in numeric settings are drawn in batches of at most
@@ -207,7 +201,7 @@ def run_local(config: Path, jobs: int = 1, force: bool = False, promote: bool = 
     if promote:
         from lambda_hat.report.gallery import promote as write_gallery
 
-        summary.gallery = Path(experiments.results).parent / "gallery"
+        summary.gallery = store.gallery_dir(experiments.results)
         write_gallery(store_root, experiments.results, summary.gallery)
     return summary
 

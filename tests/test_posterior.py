@@ -45,3 +45,16 @@ def test_the_full_batch_estimate_is_the_gradient_of_the_log_density():
         estimate = post.problem.grad_estimator(w, jax.random.key(0))
         np.testing.assert_allclose(estimate.grad, jax.grad(post.problem.logdensity)(w), rtol=1e-10)
         assert float(estimate.logdensity) == pytest.approx(float(post.problem.logdensity(w)), rel=1e-12)
+
+
+def test_a_batch_size_of_zero_or_at_least_n_is_the_full_batch():
+    assert [posterior.minibatch(size, 200) for size in (0, 50, 199, 200, 5000)] == [0, 50, 199, 0, 0]
+    with jax.enable_x64(True):
+        loss, w_true = linear()
+        w = w_true + 0.1
+        full = posterior.build(loss, w_true, 200, 1.0, 1.0, batch_size=0).problem.grad_estimator(w, jax.random.key(0))
+        large = posterior.build(loss, w_true, 200, 1.0, 1.0, batch_size=200).problem.grad_estimator(w, jax.random.key(0))
+        small = posterior.build(loss, w_true, 200, 1.0, 1.0, batch_size=20).problem.grad_estimator(w, jax.random.key(0))
+    np.testing.assert_array_equal(full.grad, large.grad)
+    assert not np.allclose(full.grad, small.grad)
+    assert posterior.nbeta(200, 1.0) == pytest.approx(200 / np.log(200))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -10,16 +12,25 @@ from lambda_hat.runner import run_chains
 from lambda_hat.types import Algorithm
 
 
+class Info(NamedTuple):
+    loss: jax.Array | None
+    grad_evals: jax.Array
+
+
+class Warmup(NamedTuple):
+    grad_evals: jax.Array
+
+
 def toy_factory(context, hyper):
     """An AR(1) chain around ``context["centre"]`` with spread ``hyper["scale"]``; loss = position."""
 
     def warmup(key, position):
-        return position, {"rho": jnp.asarray(0.5, position.dtype)}, {"grad_evals": jnp.int32(3)}
+        return position, {"rho": jnp.asarray(0.5, position.dtype)}, Warmup(jnp.int32(3))
 
     def step(key, state, params):
         noise = jax.random.normal(key, state.shape, state.dtype) * hyper["scale"]
         state = context["centre"] + params["rho"] * (state - context["centre"]) + noise
-        return state, {"grad_evals": jnp.int32(1)}
+        return state, Info(None, jnp.int32(1))        # no loss: the runner evaluates it
 
     algorithm = Algorithm(warmup=warmup, step=step, position=lambda state: state)
     return algorithm, lambda w: jnp.sum(w), context["centre"]

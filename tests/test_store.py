@@ -1,8 +1,10 @@
-"""Locks: exclusive, no litter, skipped where asked, one clear error where the filesystem has no flock."""
+"""The store: locks (exclusive, no litter, skipped where asked, one clear error where the filesystem has
+no flock), finished markers, the layout, error records."""
 
 from __future__ import annotations
 
 import errno
+import logging
 import multiprocessing
 import time
 from pathlib import Path
@@ -28,11 +30,32 @@ def test_a_filesystem_without_flock_gives_one_line(tmp_path, monkeypatch):
             pass
 
 
-def test_an_incomplete_marker_is_not_finished(tmp_path, capsys):
+def test_an_incomplete_marker_is_not_finished(tmp_path, capsys, caplog, monkeypatch):
+    monkeypatch.setattr(logging.getLogger("lambda_hat"), "handlers", [])   # as a library user has it
     store.write_json(tmp_path / "analysis.json", {"run_id": "x"})
     assert not store.finished(tmp_path / "analysis.json", required=("run_id", "llc_mean"))
-    assert "incomplete (no llc_mean)" in capsys.readouterr().err
+    # a building block logs the warning; it prints nothing itself (the CLI shows it)
+    assert [r.levelname for r in caplog.records] == ["WARNING"] and "incomplete (no llc_mean)" in caplog.text
+    assert capsys.readouterr().err == ""
     assert store.finished(tmp_path / "analysis.json", required=("run_id",))
+
+
+def test_the_layout_is_defined_here(tmp_path):
+    run = store.run_dir(store.target_dir(tmp_path, "tgt_a"), "123")
+    run.mkdir(parents=True)
+    (tmp_path / "targets" / "tgt_a" / "not_a_run").mkdir()
+    assert store.run_folders(tmp_path) == [run] and store.run_id_of(run) == "123"
+    assert store.gallery_dir(store.RESULTS) == Path("results/gallery")
+
+
+def test_a_failed_stage_records_its_error(tmp_path):
+    try:
+        raise store.StoreError("disk full")
+    except store.StoreError as err:
+        store.write_error(tmp_path, {"target_id": "tgt_a"}, err)
+    record = store.read_json(tmp_path / "error.json")
+    assert record["target_id"] == "tgt_a" and record["error"] == "StoreError: disk full"
+    assert "Traceback" in record["traceback"] and "disk full" in record["traceback"]
 
 
 def _hold(folder: str, log: str, name: str) -> None:

@@ -91,7 +91,7 @@ def test_user_npz_data(write_yaml, tmp_path):
 
 
 def test_build_reads_a_staged_copy_and_refuses_a_changed_data_file(write_yaml, tmp_path):
-    from lambda_hat.data import DataError
+    from lambda_hat.errors import DataError
 
     rng = np.random.default_rng(1)
     x = rng.normal(size=(40, 4))

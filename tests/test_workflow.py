@@ -138,7 +138,7 @@ def test_a_failed_build_blocks_only_its_own_jobs(sweep, tmp_path):
     assert "blocked" in result.stdout and "training diverged" in result.stdout
     table = pd.read_parquet(tmp_path / "results" / "llc_runs.parquet")
     assert len(table) == 2 and (table["status"] == "failed").sum() == 1
-    assert table.loc[table["status"] == "failed", "error"].iloc[0].startswith("its target failed to build: FloatingPointError")
+    assert table.loc[table["status"] == "failed", "error"].iloc[0].startswith("its target failed to build: TrainingDiverged: training diverged")
 
 
 def test_config_errors_stop_before_any_work(sweep, tmp_path):

@@ -88,6 +88,17 @@ def taskLabel(List specs) {
     return specs.size() > 1 ? "${first} +${specs.size() - 1}" : first
 }
 
+// The sweep file's own store_root and results, where they differ from where this pipeline writes
+// (--store and --outdir): one warning each, since the pipeline does not follow them
+def ignoredPaths(Path plan, String store, String outdir) {
+    def summary = new groovy.json.JsonSlurper().parseText(plan.text)
+    def used = [ store_root: [ store, '--store' ], results: [ "${outdir}/llc_runs.parquet".toString(), '--outdir' ] ]
+    return (summary.paths_given ?: []).findAll { key -> summary[key] != used[key][0] }.collect { key ->
+        "the sweep file sets ${key}: ${summary[key]}, but under Nextflow it is ${used[key][0]} (set by ${used[key][1]}); " +
+            "the sweep file's value is not used".toString()
+    }
+}
+
 // COLLECT's summary, and what to do about failed and suspect jobs
 def closingSummary(String summary, String outdir) {
     def lines = [ summary, "results: ${outdir}/llc_runs.parquet" ]

@@ -6,11 +6,12 @@ import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
-from lambda_hat import ids
+from lambda_hat import ids, store
 from lambda_hat.config import presets
 from lambda_hat.spec import SECTIONS
-from lambda_hat.config.validate import ConfigError, build, unknown_keys
-from lambda_hat.data import DataError, file_digest, load_npz
+from lambda_hat.config.validate import build, unknown_keys
+from lambda_hat.data import file_digest, load_npz
+from lambda_hat.errors import ConfigError, DataError
 from lambda_hat.samplers import SAMPLERS
 
 TOP_KEYS = ["store_root", "results", "jax_enable_x64", "targets", "samplers", "presets_dir"]
@@ -43,6 +44,8 @@ class Experiments:
     targets: list
     samplers: list
     text: str
+    #: the run-level paths the sweep file itself sets (``store_root``, ``results``), not defaulted
+    paths_given: tuple = ()
 
 
 def deep_merge(base: dict, update: dict) -> dict:
@@ -225,10 +228,10 @@ def load(path: str | Path) -> Experiments:
             problems.append(f"{key}: expected a path, got {raw[key]!r}")
     if problems:
         raise ConfigError(problems)
-    return Experiments(path=path, store_root=Path(raw.get("store_root", "runs")),
-                       results=Path(raw.get("results", "results/llc_runs.parquet")), x64=x64,
+    return Experiments(path=path, store_root=Path(raw.get("store_root", store.STORE_ROOT)),
+                       results=Path(raw.get("results", store.RESULTS)), x64=x64,
                        targets=unique(targets, "target_id"), samplers=unique(samplers, "sampler_id"),
-                       text=path.read_text())
+                       text=path.read_text(), paths_given=tuple(k for k in ("store_root", "results") if k in raw))
 
 
 def batch_problems(raw: dict, targets: list, samplers: list) -> list[str]:

@@ -79,7 +79,7 @@ def write(experiments: Experiments, out: Path, runs_per_task: int = DEFAULT_BATC
     summary = counts(experiments)
     store.write_json(out / "plan.json", {
         "config": str(experiments.path), "store_root": str(experiments.store_root),
-        "results": str(experiments.results), **summary,
+        "results": str(experiments.results), "paths_given": list(experiments.paths_given), **summary,
         "targets": [t.target_id for t in experiments.targets],
         "samplers": [s.sampler_id for s in experiments.samplers], "jobs": jobs(experiments)})
     return summary

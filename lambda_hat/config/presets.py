@@ -6,7 +6,8 @@ from pathlib import Path
 
 import yaml
 
-from lambda_hat.config.validate import ConfigError, suggest
+from lambda_hat.config.validate import suggest
+from lambda_hat.errors import ConfigError
 
 KINDS = ("model", "data", "teacher", "sampler")
 BUILTIN = Path(__file__).parent / "presets"

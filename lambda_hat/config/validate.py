@@ -10,14 +10,6 @@ from typing import Any
 from lambda_hat.types import HOST_FIELDS
 
 
-class ConfigError(Exception):
-    """One or more problems in a user's configuration; ``problems`` holds one line each."""
-
-    def __init__(self, problems: list[str]):
-        self.problems = list(problems)
-        super().__init__("\n".join(self.problems))
-
-
 def suggest(key: str, valid: list[str]) -> str:
     """``"; did you mean 'x'?"`` for the closest valid key, or ``""``."""
     close = difflib.get_close_matches(key, valid, n=1, cutoff=0.6)

@@ -18,7 +18,6 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from lambda_hat import health, store  # noqa: E402
-from lambda_hat.collect import run_folders  # noqa: E402
 from lambda_hat.report.plots import diagnose_run, save  # noqa: E402
 
 R_HAT_WARN = health.R_HAT_MAX
@@ -133,7 +132,7 @@ def promote(store_root: Path, results: Path, out: Path, runs: list[Path] | None 
     everything = read_results(results)
     status = everything["status"] if "status" in everything.columns else pd.Series("ok", index=everything.index)
     table, failures = everything[status != "failed"], everything[status == "failed"].to_dict("records")
-    folders = {Path(run).name: Path(run) for run in (runs or run_folders(store_root))}
+    folders = {store.run_id_of(run): Path(run) for run in (runs or store.run_folders(store_root))}
     if table.empty and not failures:
         raise store.StoreError(f"{store_root}: no finished or failed runs to show")
     out = Path(out)
@@ -141,7 +140,7 @@ def promote(store_root: Path, results: Path, out: Path, runs: list[Path] | None 
     figures = summary_figures(table, out) if len(table) else []
     rows, lines = [], []
     for row in table.to_dict("records"):
-        run = folders.get(f"run_{row['run_id']}")
+        run = folders.get(row["run_id"])
         if run is None:
             raise store.StoreError(f"run_{row['run_id']} of {results} is not in {store_root if not runs else 'the given runs'}")
         folder = out / "runs" / row["run_id"]

@@ -80,13 +80,6 @@ def sampler_figures(trace: dict, analysis: dict) -> dict:
         per_chain(bottom, trace["info_step_size"], "step size")
         top.set_title(f"{analysis['sampler']}: acceptance and step size")
         figures["acceptance.png"] = figure
-    if analysis.get("algorithm") == "sgld":
-        figure, ax = plt.subplots(figsize=(7, 3.2))
-        per_chain(ax, trace["loss"], "minibatch loss")
-        ax.axhline(analysis.get("loss0", np.nan), color="k", ls="--", label="L_n(w*)")
-        ax.set_title(f"{analysis['sampler']}: minibatch loss")
-        ax.legend(fontsize=7)
-        figures["minibatch_loss.png"] = figure
     if "info_energy_change" in trace:
         figure, ax = plt.subplots(figsize=(7, 3.2))
         per_chain(ax, trace["info_energy_change"], "energy change")

@@ -1,5 +1,10 @@
-"""The sampler registry: one name, one module with ``Settings`` and ``build(settings, problem)``;
-and which sampler specs run together as one compiled batch."""
+"""The sampler registry: one name, one module; and which sampler specs run together as one
+compiled batch.
+
+A sampler module holds ``Settings`` (a ``types.RunSettings``), ``build(settings, problem) ->
+types.Algorithm``, the NamedTuples ``Info`` (per kept draw, with ``loss`` and ``grad_evals``) and
+``Warmup`` (with ``grad_evals``), and ``summarize(settings, info, warmup, llc) -> dict`` of the
+run's scalar diagnostics (see ``types.Algorithm``)."""
 
 from __future__ import annotations
 

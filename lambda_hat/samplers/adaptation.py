@@ -2,12 +2,39 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import blackjax
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from lambda_hat.samplers.curvature import max_curvature
-from lambda_hat.types import Algorithm, Problem, auto
+from lambda_hat.types import Algorithm, Array, Problem, auto
+
+
+class Info(NamedTuple):
+    """One kept draw of an HMC-family chain."""
+
+    loss: Array
+    acceptance_rate: Array
+    is_divergent: Array
+    step_size: Array          # this transition's, after jitter
+    grad_evals: Array
+
+
+class Warmup(NamedTuple):
+    """The window adaptation, per step."""
+
+    grad_evals: Array
+    acceptance_rate: Array
+
+
+def summarize(settings, info: dict, warmup: dict, llc: np.ndarray) -> dict:
+    """Scalar diagnostics of a run's draws: acceptance (and its target), divergences, step size."""
+    return {"acceptance_rate": float(np.mean(info["acceptance_rate"])), "target_acceptance": settings.target_acceptance,
+            "divergences": int(np.sum(info["is_divergent"])), "divergent_fraction": float(np.mean(info["is_divergent"])),
+            "step_size": float(np.mean(info["step_size"]))}
 
 
 def adapted(kernel_factory, problem: Problem, settings, grad_evals_per_step, jitter: float = 0.0,
@@ -28,7 +55,7 @@ def adapted(kernel_factory, problem: Problem, settings, grad_evals_per_step, jit
             target_acceptance_rate=settings.target_acceptance, **extra)
         (state, params), info = adaptation.run(key, position, num_steps=settings.warmup)
         evals = grad_evals_per_step(info.info).sum() if settings.warmup else 0
-        return state, params, {"grad_evals": evals, "acceptance_rate": info.info.acceptance_rate}
+        return state, params, Warmup(evals, info.info.acceptance_rate)
 
     def step(key, state, params):
         jitter_key, key = jax.random.split(key)
@@ -36,8 +63,7 @@ def adapted(kernel_factory, problem: Problem, settings, grad_evals_per_step, jit
         params = {**params, "step_size": params["step_size"] * scale.astype(params["step_size"].dtype)}
         kernel = kernel_factory(problem.logdensity, **{**params, **extra})  # static extras win
         state, info = kernel.step(key, state)
-        return state, {"loss": problem.loss_at(state.position, state.logdensity),
-                       "acceptance_rate": info.acceptance_rate, "is_divergent": info.is_divergent,
-                       "step_size": params["step_size"], "grad_evals": grad_evals_per_step(info)}
+        return state, Info(problem.loss_at(state.position, state.logdensity), info.acceptance_rate,
+                           info.is_divergent, params["step_size"], grad_evals_per_step(info))
 
     return Algorithm(warmup=warmup, step=step, position=lambda state: state.position)

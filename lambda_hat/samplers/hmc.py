@@ -7,8 +7,10 @@ from dataclasses import dataclass
 import blackjax
 import jax.numpy as jnp
 
-from lambda_hat.samplers.adaptation import adapted
+from lambda_hat.samplers.adaptation import Info, Warmup, adapted, summarize
 from lambda_hat.types import Algorithm, Problem, RunSettings, field_
+
+__all__ = ["Settings", "Info", "Warmup", "build", "summarize"]
 
 
 @dataclass(frozen=True)

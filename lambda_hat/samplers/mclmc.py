@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import blackjax
 import jax
 import jax.numpy as jnp
+import numpy as np
 from blackjax.mcmc import mclmc
 
-from lambda_hat.types import Algorithm, Problem, RunSettings, field_
+from lambda_hat.types import Algorithm, Array, Problem, RunSettings, field_
 
 #: gradient evaluations per integrator step of blackjax's default MCLMC integrator, the isokinetic
 #: McLachlan scheme (two position updates per step, the last gradient kept for the next step)
@@ -34,6 +36,25 @@ class Settings(RunSettings):
         return []
 
 
+class Info(NamedTuple):
+    """One kept draw (one integrator step)."""
+
+    loss: Array
+    energy_change: Array
+    step_size: Array
+    L: Array
+    grad_evals: Array
+
+
+class Warmup(NamedTuple):
+    grad_evals: Array
+
+
+def summarize(settings: Settings, info: dict, warmup: dict, llc: np.ndarray) -> dict:
+    """Scalar diagnostics of a run's draws: the tuned step size and the energy error's variance."""
+    return {"step_size": float(np.mean(info["step_size"])), "energy_change_var": float(np.var(info["energy_change"]))}
+
+
 def build(settings: Settings, problem: Problem) -> Algorithm:
     """MCLMC for one chain; the runner vmaps it."""
     kernel = mclmc.build_kernel(desired_energy_var=settings.desired_energy_var)
@@ -44,7 +65,7 @@ def build(settings: Settings, problem: Problem) -> Algorithm:
         if settings.L and settings.step_size:
             params = blackjax.adaptation.mclmc_adaptation.MCLMCAdaptationState(
                 settings.L, settings.step_size, jnp.ones_like(position))
-            return state, params, {"grad_evals": 0}
+            return state, params, Warmup(jnp.int32(0))
         # the tuner spends about 30% of num_steps: size it so that tuning costs ``warmup`` steps
         num_steps = max(10, math.ceil(settings.warmup / 0.3))
         state, params, evals = blackjax.mclmc_find_L_and_step_size(
@@ -52,14 +73,13 @@ def build(settings: Settings, problem: Problem) -> Algorithm:
             logdensity_fn=problem.logdensity,
             desired_energy_var=settings.desired_energy_var,
             diagonal_preconditioning=settings.diagonal_preconditioning)
-        return state, params, {"grad_evals": GRADS_PER_STEP * evals}
+        return state, params, Warmup(GRADS_PER_STEP * evals)
 
     def step(key, state, params):
         state, info = kernel(key, state, problem.logdensity, params.inverse_mass_matrix,
                              params.L, params.step_size)
-        return state, {"loss": problem.loss_at(state.position, state.logdensity),
-                       "energy_change": info.energy_change, "step_size": params.step_size,
-                       "L": params.L, "grad_evals": jnp.int32(GRADS_PER_STEP)}
+        return state, Info(problem.loss_at(state.position, state.logdensity), info.energy_change,
+                           params.step_size, params.L, jnp.int32(GRADS_PER_STEP))
 
     return Algorithm(warmup=warmup, step=step, position=lambda state: state.position)
 

@@ -22,6 +22,7 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from lambda_hat.samplers.curvature import max_curvature
 from lambda_hat.types import Algorithm, Array, Problem, RunSettings, auto, field_
@@ -61,6 +62,25 @@ class Params(NamedTuple):
     step_size: Array
     preconditioner: Array
     adapt: Array
+
+
+class Info(NamedTuple):
+    """One kept draw. ``loss`` is ``None`` with ``draw_loss: full`` (the runner then evaluates the
+    full-batch loss at the draw)."""
+
+    loss: Array | None
+    step_size: Array
+    grad_evals: Array
+
+
+class Warmup(NamedTuple):
+    grad_evals: Array
+    step_size: Array          # the step the kept draws use
+
+
+def summarize(settings: Settings, info: dict, warmup: dict, llc: np.ndarray) -> dict:
+    """Scalar diagnostics of a run's draws: the step size."""
+    return {"step_size": float(np.mean(info["step_size"]))}
 
 
 def build(settings: Settings, problem: Problem) -> Algorithm:
@@ -120,13 +140,11 @@ def build(settings: Settings, problem: Problem) -> Algorithm:
         params = Params(step_size_for(state, noise_var), preconditioner(state), jnp.ones((), position.dtype))
         state, _ = run(key, state, params, settings.warmup)
         frozen = Params(step_size_for(state, noise_var), preconditioner(state), jnp.zeros((), position.dtype))
-        return state, frozen, {"grad_evals": settings.warmup + 32, "step_size": frozen.step_size}
+        return state, frozen, Warmup(jnp.int32(settings.warmup + 32), frozen.step_size)
 
     def step(key, state, params):
         state, losses = run(key, state, params, settings.thin)
-        info = {"step_size": params.step_size, "grad_evals": jnp.int32(settings.thin)}
-        if settings.draw_loss == "minibatch":     # else the runner evaluates the full-batch loss at the draw
-            info["loss"] = jnp.mean(losses)
-        return state, info
+        loss = jnp.mean(losses) if settings.draw_loss == "minibatch" else None
+        return state, Info(loss, params.step_size, jnp.int32(settings.thin))
 
     return Algorithm(warmup=warmup, step=step, position=lambda state: state.position)

@@ -11,13 +11,17 @@ posterior (PSIS k-hat).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
-from typing import Any, Callable, ClassVar, Protocol
+from typing import Any, Callable, ClassVar, NamedTuple, Protocol
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
+from lambda_hat import health
+from lambda_hat.diagnostics import importance
 from lambda_hat.samplers.curvature import max_curvature
 from lambda_hat.samplers.flow import FlowFamily, default_width
 from lambda_hat.samplers.mfa import MixtureFamily
@@ -33,7 +37,6 @@ class Settings(RunSettings):
     diverged_hint: ClassVar[str] = "a fit of q diverged or its tails reach overflow; try a smaller lr"
 
     dtype: str = field_("float32", choices=("float32", "float64"), doc="precision of the draws")
-    warmup: int = field_(0, minimum=0, doc="unused by vi (its fit runs `steps`)")
     family: str = field_("mfa", choices=("mfa", "flow"),
                          doc="q: mixture of factor analyzers, or masked autoregressive flow (chosen by its own settings alone)")
     M: int = field_(8, minimum=1, doc="mixture components (mfa)")
@@ -64,6 +67,32 @@ class Settings(RunSettings):
             return [f"{' and '.join(changed)} shape the {other} family, not {self.family}: "
                     f"set family: {other} or drop them"]
         return []
+
+
+class Info(NamedTuple):
+    """One iid draw from the fitted ``q``: its loss and importance log-weight ``log p - log q``."""
+
+    loss: Array
+    log_weight: Array
+    grad_evals: Array
+
+
+class Warmup(NamedTuple):
+    """The fit: its gradient evaluations and the ELBO estimate at each step."""
+
+    grad_evals: Array
+    elbo: Array
+
+
+def summarize(settings: Settings, info: dict, warmup: dict, llc: np.ndarray) -> dict:
+    """The fit's final ELBO (mean of its last tenth), and PSIS of the draws against the tempered
+    posterior: ``pareto_k``, ``is_ess`` and, where k-hat says the weights can be trusted, the
+    reweighted estimate ``llc_is``."""
+    elbo = warmup["elbo"]
+    found = importance(info["log_weight"], llc)
+    trusted = math.isfinite(found["pareto_k"]) and found["pareto_k"] <= health.PARETO_K_MAX
+    return {"elbo_final": float(np.mean(elbo[..., -max(1, elbo.shape[-1] // 10):])),
+            "pareto_k": found["pareto_k"], "is_ess": found["is_ess"], "llc_is": found["is_mean"] if trusted else None}
 
 
 class Family(Protocol):
@@ -121,13 +150,12 @@ def build(settings: Settings, problem: Problem) -> Algorithm:
             return (optax.apply_updates(raw, updates), opt_state), elbo
 
         (raw, _), elbo = jax.lax.scan(fit, (raw, optimizer.init(raw)), jax.random.split(fit_key, settings.steps))
-        return position, (raw, s0), {"grad_evals": settings.steps * q.evals_per_step, "elbo": elbo}
+        return position, (raw, s0), Warmup(jnp.int32(settings.steps * q.evals_per_step), elbo)
 
     def step(key, state, fitted):
         offset, log_q = q.draw(*fitted, key)
         position = start + offset
         logdensity = problem.logdensity(position)
-        return position, {"loss": problem.loss_at(position, logdensity), "log_weight": logdensity - log_q,
-                          "grad_evals": jnp.int32(0)}
+        return position, Info(problem.loss_at(position, logdensity), logdensity - log_q, jnp.int32(0))
 
     return Algorithm(warmup=warmup, step=step, position=lambda state: state)

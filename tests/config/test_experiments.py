@@ -151,7 +151,7 @@ def test_depth_and_width_overrides_take_effect(write_yaml):
      "targets[0].overrides.model.depth: the preset's hidden widths [48, 48, 32] differ; give width too"),
 ])
 def test_ambiguous_layer_overrides_are_refused(text, message, write_yaml):
-    from lambda_hat.config.validate import ConfigError
+    from lambda_hat.errors import ConfigError
 
     with pytest.raises(ConfigError, match=re.escape(message)):
         hidden_layers(text, write_yaml)

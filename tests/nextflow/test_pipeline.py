@@ -171,10 +171,23 @@ def test_profiles_resolve_as_documented(nextflow_bin, tmp_path):
 def test_stub_run_fans_out_every_job(nextflow, tmp_path):
     run = nextflow("-profile", "test,local", "-stub-run")
     assert run.returncode == 0, run.output
+    assert "the sweep file's value is not used" not in run.output       # the test sweep sets no paths
     tasks = [row for row in run.trace() if row["name"].startswith("LLC:RUN_SAMPLER ")]
     assert len(tasks) == 2 and len({row["hash"] for row in tasks}) == 2    # a task per target, 2 runs each
     runs = list((run.outdir / "runs" / "targets").glob("tgt_*/run_*"))
     assert len(runs) == 4 and len({path.name for path in runs}) == 4
+
+
+def test_a_sweep_files_own_paths_are_reported_as_not_followed(nextflow, tmp_path):
+    """Under Nextflow the store and the table go where --store and --outdir say; a sweep file that
+    names other places is told so, once per path, rather than silently ignored."""
+    config = yaml.safe_load(FIXTURE.read_text())
+    sweep = write_config(tmp_path / "sweep", {"store_root": "elsewhere/runs", "results": "results/llc_runs.parquet", **config})
+    run = nextflow("-profile", "test,local", "-stub-run", "--config", str(sweep))
+    assert run.returncode == 0, run.output
+    assert "the sweep file sets store_root: elsewhere/runs, but under Nextflow it is" in run.output
+    assert "sets results:" not in run.output                          # the same place as --outdir's: nothing to say
+    assert not (tmp_path / "elsewhere").exists()
 
 
 def test_parameters_are_checked_against_the_schema(nextflow, tmp_path):

@@ -12,7 +12,7 @@ from scipy import stats
 from lambda_hat.samplers import vi
 from lambda_hat.samplers.flow import FlowFamily
 from lambda_hat.samplers.mfa import MixtureFamily
-from lambda_hat.types import Estimate, Problem
+from tests.samplers.gaussian import gaussian_problem
 
 FAMILIES = {"mfa": MixtureFamily(components=3, rank=1, samples=2), "flow": FlowFamily(d=3, layers=2, width=16, samples=2)}
 
@@ -40,20 +40,6 @@ def density_at(q, raw, s0, offset):
     return log_q(raw.scaled(s0), offset)
 
 
-def gaussian_problem(scales):
-    """A Gaussian log-density with per-coordinate ``scales``, as a sampler sees it."""
-    scales = jnp.asarray(scales, jnp.float32)
-
-    def logdensity(w):
-        return -0.5 * jnp.sum((w / scales) ** 2)
-
-    def grad_estimator(w, key):
-        value, grad = jax.value_and_grad(logdensity)(w)
-        return Estimate(-value, value, grad, -grad)
-
-    return Problem(logdensity, grad_estimator, jnp.zeros_like(scales), loss_at=lambda w, value: -value)
-
-
 @pytest.mark.parametrize("family", ["mfa", "flow"])
 def test_each_family_fits_a_gaussian_posterior(family):
     """On an anisotropic Gaussian (scales 1 : 10) the fitted q has the posterior's variances and
@@ -64,8 +50,8 @@ def test_each_family_fits_a_gaussian_posterior(family):
     state, fitted, info = jax.jit(algorithm.warmup)(jax.random.key(0), jnp.zeros(3, jnp.float32))
     draws, infos = jax.vmap(lambda k: algorithm.step(k, state, fitted))(jax.random.split(jax.random.key(1), 4000))
     np.testing.assert_allclose(np.std(np.asarray(draws), axis=0), scales, rtol=0.1)
-    assert np.std(np.asarray(infos["log_weight"])) < 0.3
-    assert info["grad_evals"] == 1500 * 4
+    assert np.std(np.asarray(infos.log_weight)) < 0.3
+    assert info.grad_evals == 1500 * 4
 
 
 def test_an_unknown_family_is_refused():

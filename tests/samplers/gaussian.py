@@ -1,0 +1,47 @@
+"""A Gaussian posterior as a sampler sees it, and one chain of a sampler on it: for the unit tests
+of each sampler file (the conformance suite runs them on real targets)."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from lambda_hat.types import Estimate, Problem
+
+
+def gaussian_problem(scales, dtype=jnp.float32) -> Problem:
+    """A Gaussian log-density with per-coordinate ``scales`` (loss = -log p), exact "minibatch" gradients."""
+    scales = jnp.asarray(scales, dtype)
+
+    def logdensity(w):
+        return -0.5 * jnp.sum((w / scales) ** 2)
+
+    def grad_estimator(w, key):
+        value, grad = jax.value_and_grad(logdensity)(w)
+        return Estimate(-value, value, grad, -grad)
+
+    return Problem(logdensity, grad_estimator, jnp.zeros_like(scales), loss_at=lambda w, value: -value)
+
+
+def one_chain(algorithm, start, draws: int, seed: int = 0):
+    """``(positions [draw, d], info, warmup)`` of one chain: the sampler's ``Info`` and ``Warmup``
+    as dicts of arrays with a leading chain axis, as ``summarize`` reads them (``loss`` and
+    ``grad_evals`` kept)."""
+
+    @jax.jit
+    def run(key):
+        warm_key, draw_key = jax.random.split(key)
+        state, params, warmup = algorithm.warmup(warm_key, start)
+
+        def body(state, step_key):
+            state, info = algorithm.step(step_key, state, params)
+            return state, (algorithm.position(state), info)
+
+        _, (positions, info) = jax.lax.scan(body, state, jax.random.split(draw_key, draws))
+        return positions, info, warmup
+
+    with jax.enable_x64(start.dtype == jnp.float64):      # as the runner traces a float32 run
+        positions, info, warmup = run(jax.random.key(seed))
+    as_dict = lambda record: {k: np.asarray(v)[None] for k, v in record._asdict().items() if v is not None}  # noqa: E731
+    return np.asarray(positions), as_dict(info), as_dict(warmup)

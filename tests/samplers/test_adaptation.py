@@ -1,0 +1,28 @@
+"""Window adaptation (HMC and NUTS): both samplers draw a Gaussian posterior with its own spreads
+and summarize their draws in typed fields."""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from lambda_hat.samplers import hmc, nuts
+from tests.samplers.gaussian import gaussian_problem, one_chain
+
+SCALES = np.array([0.1, 1.0, 0.3])
+
+
+@pytest.mark.parametrize("module", [hmc, nuts], ids=["hmc", "nuts"])
+def test_draws_have_the_posteriors_spread_and_a_summary(module):
+    settings = module.Settings(warmup=300, draws=1500, dtype="float32")
+    algorithm = module.build(settings, gaussian_problem(SCALES))
+    positions, info, warmup = one_chain(algorithm, jnp.zeros(3, jnp.float32), 1500)
+    np.testing.assert_allclose(np.std(positions, axis=0), SCALES, rtol=0.15)
+    assert set(info) == set(module.Info._fields) and set(warmup) == set(module.Warmup._fields)
+    assert np.all(info["grad_evals"] >= 1) and int(np.sum(warmup["grad_evals"])) >= 300
+    np.testing.assert_allclose(info["loss"][0], 0.5 * np.sum((positions / SCALES) ** 2, axis=1), rtol=1e-4)
+    summary = module.summarize(settings, info, warmup, info["loss"])
+    assert summary["target_acceptance"] == 0.8 and 0.6 < summary["acceptance_rate"] < 0.97
+    assert summary["divergences"] == 0 and summary["divergent_fraction"] == 0.0
+    assert 0 < summary["step_size"] < 1.0        # below the widest scale, tuned to the narrowest
