@@ -1,6 +1,7 @@
-"""Shared type aliases and the settings every sampler shares.
+"""Shared type aliases, the settings every sampler shares and the sampler contract (:class:`Algorithm`).
 
-Samplers import nothing of ours but this module.
+Samplers import nothing of ours but this module and the ground floor's pure computations
+(``diagnostics``, ``health``: VI's summary runs PSIS against the k-hat threshold).
 """
 
 from __future__ import annotations
