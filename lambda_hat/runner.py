@@ -88,7 +88,7 @@ def compiled(factory: Factory, cache_key: str, chunk: int, num_chains: int) -> t
             return over_runs(one_chain, num_chains, hyper, keys)
 
         @jax.jit
-        def advance(context, hyper, states, params, keys, first):
+        def advance(context, hyper, states, params, keys, first, active):
             def one_chain(chain_hyper, state, chain_params, chain_key):
                 algorithm, loss_fn, _ = factory(context, chain_hyper)
 
@@ -102,21 +102,37 @@ def compiled(factory: Factory, cache_key: str, chunk: int, num_chains: int) -> t
 
                 return jax.lax.scan(body, state, first + jnp.arange(chunk))
 
-            return over_runs(one_chain, num_chains, hyper, states, params, keys)
+            return over_runs(one_chain, num_chains, hyper, states, params, keys, active=active)
 
         return warmup, advance
 
     return _remember(_COMPILED, f"{cache_key}|chunk={chunk}|chains={num_chains}|{LAYOUT}", make)
 
 
-def over_runs(one_chain: Callable, num_chains: int, *args):
+def over_runs(one_chain: Callable, num_chains: int, *args, active=None):
     """``one_chain`` over every chain of a batch (arguments ``[run * chain, ...]``): ``vmap`` over
-    a run's chains, and over the runs as :data:`LAYOUT` says."""
+    a run's chains, and over the runs as :data:`LAYOUT` says.
+
+    ``active`` (one flag per run), for a chunk of draws: with the ``map`` layout a run whose flag
+    is off is not computed; it keeps its state (``args[1]``) and gives zeros for its draws, which
+    the host drops (its stop rule ended it). The ``vmap`` layout computes every run.
+    """
     runs = jax.tree.leaves(args)[0].shape[0] // num_chains
     if LAYOUT == "vmap" or runs == 1:
         return jax.vmap(one_chain)(*args)
     by_run = jax.tree.map(lambda a: a.reshape(runs, num_chains, *a.shape[1:]), args)
-    out = jax.lax.map(lambda run: jax.vmap(one_chain)(*run), by_run)
+
+    def draw(run):
+        return jax.vmap(one_chain)(*run)
+
+    def idle(run):
+        _, drawn = jax.eval_shape(draw, run)
+        return run[1], jax.tree.map(lambda leaf: jnp.zeros(leaf.shape, leaf.dtype), drawn)
+
+    if active is None:
+        out = jax.lax.map(draw, by_run)
+    else:
+        out = jax.lax.map(lambda item: jax.lax.cond(item[1], draw, idle, item[0]), (by_run, active))
     return jax.tree.map(lambda a: a.reshape(runs * num_chains, *a.shape[2:]), out)
 
 
@@ -132,9 +148,10 @@ def run_chains(factory: Factory, context: Any, keys: Sequence[jax.Array], hyper:
     is called as each phase starts (``compiling``, ``warm-up``, ``compiling draws``, ``sampling``,
     with done = 0) and after every chunk of draws.
 
-    ``stop`` (see :data:`StopRule`) may end a run's draws after any chunk; drawing ends when every
-    run of the batch has stopped. A run's draws are cut where its own rule stopped it, so its
-    numbers do not depend on the batch either (they do depend on ``chunk``).
+    ``stop`` (see :data:`StopRule`) may end a run's draws after any chunk; a stopped run is not
+    drawn again (``map`` layout, see :func:`over_runs`), and drawing ends when every run of the
+    batch has stopped. A run's draws are cut where its own rule stopped it, so its numbers do not
+    depend on the batch either (they do depend on ``chunk``).
     """
     chunk = chunk or max(1, math.ceil(num_draws / CHUNKS))
     chunk = min(chunk, num_draws)
@@ -180,13 +197,14 @@ def _run(factory, context, keys, hyper, num_chains, num_draws, cache_key, chunk,
     report(0, num_draws, "warm-up")
     states, params, warm_info = jax.block_until_ready(warmup(context, hyper, warm_keys))
     report(0, num_draws, "compiling draws")
-    advance = executable(advance, context, hyper, states, params, chain_keys, 0)
+    active = np.ones(len(keys), bool)                # runs still drawing: a stopped run is skipped
+    advance = executable(advance, context, hyper, states, params, chain_keys, 0, active)
     report(0, num_draws, "sampling")
     losses, infos = [], []
     runs = [slice(r * num_chains, (r + 1) * num_chains) for r in range(len(keys))]
     ends: dict[int, tuple[int, str]] = {}          # run -> (draws, reason), once its rule stopped it
     for first in range(0, num_draws, chunk):
-        states, (loss, info) = advance(context, hyper, states, params, chain_keys, first)
+        states, (loss, info) = advance(context, hyper, states, params, chain_keys, first, active)
         losses.append(np.asarray(loss))
         infos.append(jax.tree.map(np.asarray, info))
         done = min(first + chunk, num_draws)
@@ -197,6 +215,7 @@ def _run(factory, context, keys, hyper, num_chains, num_draws, cache_key, chunk,
                 reason = None if r in ends else stop(r, so_far[chains])
                 if reason:
                     ends[r] = (done, reason)
+                    active[r] = False
             if len(ends) == len(runs):
                 break
     loss = np.concatenate(losses, axis=1)[:, :num_draws]

@@ -7,6 +7,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from lambda_hat.runner import run_chains
 from lambda_hat.types import Algorithm
@@ -79,3 +80,22 @@ def test_drawing_ends_once_every_run_has_stopped():
 
     runs = draw(stop=stop)
     assert [c.loss.shape[1] for c in runs] == [10, 10] and asked == [10, 10]
+
+
+def test_a_stopped_run_is_not_drawn_again():
+    """With the map layout a run whose flag is off keeps its state and gives zeros: its chains are
+    not advanced (the host has already cut its draws), so a batch costs what its live runs cost."""
+    from lambda_hat import runner
+
+    if runner.LAYOUT != "map":
+        pytest.skip("the vmap layout computes every run")
+    states = jnp.arange(4.0)                                   # 2 runs x 2 chains
+
+    def one_chain(hyper, state):
+        return state + 1.0, (state * 10.0, {"seen": state})
+
+    new, (drawn, info) = jax.jit(lambda s, a: runner.over_runs(one_chain, 2, jnp.zeros(4), s, active=a))(
+        states, jnp.asarray([False, True]))
+    np.testing.assert_array_equal(new, [0.0, 1.0, 3.0, 4.0])            # run 0 kept, run 1 advanced
+    np.testing.assert_array_equal(drawn, [0.0, 0.0, 20.0, 30.0])
+    np.testing.assert_array_equal(info["seen"], [0.0, 0.0, 2.0, 3.0])
