@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -65,18 +66,29 @@ def dln_layers(key: PRNGKey, widths: list[int], rank: int, scale: float, dtype) 
     return layers
 
 
-def teacher_network(key: PRNGKey, teacher: TeacherSpec, model: ModelSpec, dtype) -> tuple[list[dict], str, bool]:
-    """``(params, activation, skip)`` of the teacher that makes the labels (see :func:`models.apply`)."""
+class Network(NamedTuple):
+    """A network's layers and how to apply them (:func:`models.apply`)."""
+
+    params: list
+    activation: str
+    skip: bool
+
+    def __call__(self, x: Array) -> Array:
+        return models.apply(self.params, x, self.activation, self.skip)
+
+
+def teacher_network(key: PRNGKey, teacher: TeacherSpec, model: ModelSpec, dtype) -> Network:
+    """The teacher that makes the labels."""
     if teacher.kind == "dln":
-        return dln_layers(key, model.layer_widths(), teacher.rank, teacher.weight_scale, dtype), "identity", False
+        return Network(dln_layers(key, model.layer_widths(), teacher.rank, teacher.weight_scale, dtype), "identity", False)
     if teacher.kind == "mlp":
         widths = [model.in_dim, *teacher.widths, model.out_dim]
-        return models.init(key, widths, teacher.bias, teacher.weight_scale, dtype), teacher.activation, False
+        return Network(models.init(key, widths, teacher.bias, teacher.weight_scale, dtype), teacher.activation, False)
     params = models.init(key, model.layer_widths(), model.bias, teacher.weight_scale, dtype)
     # random biases, so the labels are not an odd function of x
     params = [dict(layer, b=0.1 * jax.random.normal(jax.random.fold_in(key, i + 7), layer["b"].shape, dtype))
               if "b" in layer else layer for i, layer in enumerate(params)]
-    return params, model.activation, model.skip
+    return Network(params, model.activation, model.skip)
 
 
 def file_digest(path: str) -> str:

@@ -34,8 +34,8 @@ def planned_data_file(spec: dict, data_file: Path | None = None) -> str:
 
 
 def make_dataset(spec: dict, dtype, data_file: Path | None = None):
-    """``(X, Y, teacher)`` for a resolved target spec; ``teacher`` is ``(params, activation, skip)``,
-    or ``None`` for a user's data file."""
+    """``(X, Y, teacher)`` for a resolved target spec; ``teacher`` is a ``data.Network``, or
+    ``None`` for a user's data file."""
     parts = sections(spec)
     model, data, teacher = parts["model"], parts["data"], parts["teacher"]
     data_key, teacher_key, noise_key = datasets.data_keys(spec["seed"])
@@ -44,7 +44,7 @@ def make_dataset(spec: dict, dtype, data_file: Path | None = None):
         return jnp.asarray(x, dtype), jnp.asarray(y, dtype), None
     network = datasets.teacher_network(teacher_key, teacher, model, dtype)
     x = datasets.sample_inputs(data_key, data, model.in_dim, dtype)
-    y = models.apply(network[0], x, *network[1:])
+    y = network(x)
     return x, y + datasets.sample_noise(noise_key, data, y.shape, dtype), network
 
 
@@ -134,19 +134,19 @@ def _build(folder: Path, plan: dict, data_file: Path | None, log) -> None:
     x, y, teacher = make_dataset(spec, dtype, data_file)
     n = int(x.shape[0])
     model = parts["model"]
-    w0, unravel, apply_flat = models.flat(initial_student(spec, teacher and teacher[0], dtype), model.activation, model.skip)
+    w0, unravel, apply_flat = models.flat(initial_student(spec, teacher.params if teacher else None, dtype), model.activation, model.skip)
     loss = make_loss(apply_flat, x, y, parts["data"])
     w_star, curve, steps = train(loss, w0, spec, n, log)
     grad_norm = float(jnp.linalg.norm(jax.grad(loss)(w_star)))
     store.write_npz(folder / "params.npz", {"w_star": np.asarray(w_star), **models.to_arrays(unravel(w_star))})
-    teacher_arrays = ({"teacher_w_star": np.asarray(models.flat(teacher[0], "identity")[0]),
-                       **models.to_arrays(teacher[0], "teacher_layer")} if teacher else {})
+    teacher_arrays = ({"teacher_w_star": np.asarray(models.flat(teacher.params)[0]),
+                       **models.to_arrays(teacher.params, "teacher_layer")} if teacher else {})
     store.write_npz(folder / "data.npz", {"X": np.asarray(x), "Y": np.asarray(y), **teacher_arrays})
     meta = {
         "target_id": target_id, "labels": plan.get("labels", {}), "spec": spec,
         "n": n, "d": int(w_star.size), "L0": curve[-1], "dtype": str(jnp.dtype(dtype)),
         "llc_true": known_coefficient(parts["model"], parts["teacher"]),
-        "teacher_network": {"activation": teacher[1], "skip": teacher[2]} if teacher else None,
+        "teacher_network": {"activation": teacher.activation, "skip": teacher.skip} if teacher else None,
         "training": {"steps": steps, "loss_initial": curve[0], "loss_final": curve[-1],
                      "grad_norm": grad_norm, "curve": curve},
         "walltime_sec": time.perf_counter() - started,

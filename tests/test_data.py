@@ -32,10 +32,12 @@ def test_noise_has_its_scale(noise):
 def test_each_teacher_kind_says_how_to_apply_it(kind):
     model = ModelSpec(in_dim=3, out_dim=2, widths=[4], activation="relu")
     teacher = TeacherSpec(kind=kind, widths=[5], activation="tanh", rank=1)
-    params, activation, skip = data.teacher_network(jax.random.key(0), teacher, model, jnp.float32)
+    network = data.teacher_network(jax.random.key(0), teacher, model, jnp.float32)
+    params, activation, skip = network
     assert activation == {"model": "relu", "mlp": "tanh", "dln": "identity"}[kind] and skip is False
-    y = models.apply(params, jnp.ones((6, 3)), activation, skip)
+    y = network(jnp.ones((6, 3)))
     assert y.shape == (6, 2)
+    np.testing.assert_array_equal(y, models.apply(params, jnp.ones((6, 3)), activation, skip))
     if kind == "dln":
         product = params[0]["w"] @ params[1]["w"]
         assert np.linalg.matrix_rank(np.asarray(product), tol=1e-5) == 1

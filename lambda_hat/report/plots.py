@@ -142,8 +142,8 @@ def diagnose_target(folder: Path) -> tuple[list[str], str | None]:
     parts = sections(meta["spec"])
     if parts["data"].source == "npz":
         return files, f"{meta['target_id']}: the data come from {parts['data'].path}; there is no teacher to compare with"
-    teacher, network = models.from_arrays(arrays, "teacher_layer"), meta.get("teacher_network")
-    if not teacher or not network:
+    layers, network = models.from_arrays(arrays, "teacher_layer"), meta.get("teacher_network")
+    if not layers or not network:
         return files, f"{meta['target_id']}: built before targets saved their teacher; rebuild it (--force) to plot predictions"
     model = parts["model"]
     x = jnp.asarray(arrays["X"])
@@ -151,9 +151,10 @@ def diagnose_target(folder: Path) -> tuple[list[str], str | None]:
     data_key = datasets.data_keys(meta["spec"]["seed"])[0]
     inputs = {"train": x, "test": datasets.sample_inputs(jax.random.fold_in(data_key, 99), test_spec, model.in_dim, x.dtype)}
     student = models.from_arrays(params)
+    teacher = datasets.Network(layers, network["activation"], network["skip"])
     figure, axes = plt.subplots(1, 2, figsize=(8, 3.6))
     for ax, (name, x) in zip(axes, inputs.items()):
-        truth = np.asarray(models.apply(teacher, x, network["activation"], network["skip"]))[:, 0]
+        truth = np.asarray(teacher(x))[:, 0]
         fitted = np.asarray(models.apply(student, x, model.activation, model.skip))[:, 0]
         ax.scatter(truth, fitted, s=4, alpha=0.5)
         low, high = float(min(truth.min(), fitted.min())), float(max(truth.max(), fitted.max()))
