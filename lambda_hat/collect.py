@@ -30,7 +30,7 @@ COLUMNS: dict[str, str] = {
     "config_yaml": "string", "lambda_hat_version": "string", "created_at": "string",
 }
 DIAGNOSTICS = ("acceptance_rate", "target_acceptance", "divergences", "divergent_fraction", "step_size", "energy_change_var",
-               "elbo_final", "pareto_k", "is_ess", "llc_is", "loss0")
+               "elbo_final", "pareto_k", "is_ess", "llc_is", "llc_q", "refine_drift", "refine_drift_se", "loss0")
 #: the reason given for a planned job with neither a result nor an error record
 NO_RECORD = "no result and no error record: the job's task failed or never ran (see its log)"
 

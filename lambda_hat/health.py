@@ -20,6 +20,9 @@ DIVERGENT_MAX = 0.01
 ACCEPTANCE_GAP = 0.2
 #: Pareto k-hat of importance weights (tempered posterior over VI's q) above this: q is not close
 PARETO_K_MAX = 0.7
+#: relative change of VI's λ̂ over the second half of its draws' refinement above this (and beyond
+#: twice its standard error): the refining chains had not settled
+REFINE_DRIFT_MAX = 0.05
 
 
 def finite(value) -> bool:
@@ -31,8 +34,11 @@ def reasons(fields: dict) -> list[str]:
 
     ``fields`` are the run's ``analysis.json`` entries: ``llc_std``, ``r_hat``, ``ess_bulk``,
     ``chains``, ``algorithm`` and, where the sampler has them, ``divergent_fraction``,
-    ``acceptance_rate`` with ``target_acceptance``, and ``pareto_k``. A VI run without ``pareto_k`` has nothing that checks q against the posterior:
-    R-hat and ESS of iid draws say nothing about its bias (large on singular models).
+    ``acceptance_rate`` with ``target_acceptance``, and VI's ``pareto_k`` or, for VI whose draws
+    were refined by Langevin steps, ``refine_drift`` with ``refine_drift_se``. Plain VI is judged by
+    ``pareto_k``, which checks q against the posterior (R-hat and ESS of iid draws say nothing about
+    its bias, large on singular models); refined VI by its drift, since its estimate comes from the
+    refined draws, not from q.
     """
     found = []
     std, r_hat, ess = fields.get("llc_std"), fields.get("r_hat"), fields.get("ess_bulk")
@@ -50,7 +56,12 @@ def reasons(fields: dict) -> list[str]:
     accepted, target = fields.get("acceptance_rate"), fields.get("target_acceptance")
     if finite(accepted) and finite(target) and abs(accepted - target) > ACCEPTANCE_GAP:
         found.append(f"acceptance {accepted:.2f} is far from its target {target:.2f}")
-    if fields.get("algorithm") == "vi":
+    drift, drift_se = fields.get("refine_drift"), fields.get("refine_drift_se")
+    if fields.get("algorithm") == "vi" and finite(drift):
+        if abs(drift) > REFINE_DRIFT_MAX and not (finite(drift_se) and abs(drift) <= 2 * drift_se):
+            found.append(f"λ̂ still moved {drift:+.1%} over the second half of the refinement (> {REFINE_DRIFT_MAX:.0%}): "
+                         "more refine_steps")
+    elif fields.get("algorithm") == "vi":
         pareto_k = fields.get("pareto_k")
         if not finite(pareto_k):
             found.append("VI's fit is not checked against the posterior (no Pareto k-hat); "

@@ -145,7 +145,8 @@ def analyse(meta: dict, module, settings, chains, loss0: float, walltime: float,
     if not np.all(np.isfinite(llc)):
         bad = int(np.sum(~np.isfinite(llc)))
         raise SamplerFailure(f"{bad} of {llc.size} draws are NaN or inf ({settings.diverged_hint})")
-    extra = module.summarize(settings, chains.info, chains.warmup_info, llc)
+    extra = module.summarize(settings, chains.info, chains.warmup_info, llc,
+                             lambda loss: posterior.llc(loss, loss0, n_beta))
     if extra.get("divergent_fraction", 0.0) > MAX_DIVERGENT_FRACTION:
         raise SamplerFailure(f"{extra['divergent_fraction']:.0%} of transitions diverged")
     stats = summary(llc)

@@ -109,9 +109,10 @@ class Algorithm(NamedTuple):
     """A sampler, for one chain (the runner vmaps it).
 
     A sampler module holds ``Settings`` (a :class:`RunSettings`), ``build(settings, problem) ->
-    Algorithm``, its ``Info`` and ``Warmup`` NamedTuples and ``summarize(settings, info, warmup, llc)
+    Algorithm``, its ``Info`` and ``Warmup`` NamedTuples and ``summarize(settings, info, warmup, llc, to_llc)
     -> dict`` of scalar diagnostics, which reads the run's ``Info`` and ``Warmup`` fields (as arrays
-    ``[chain, draw]`` and ``[chain, ...]``, ``loss`` and ``grad_evals`` taken out) and its per-draw λ̂.
+    ``[chain, draw]`` and ``[chain, ...]``, ``loss`` and ``grad_evals`` taken out), its per-draw λ̂, and ``to_llc``, which turns an
+    array of losses into λ̂ values as the estimator does.
 
     ``warmup(key, position) -> (state, params, Warmup)`` adapts or fits; ``Warmup`` holds arrays
     over warm-up steps and a ``grad_evals`` count. ``step(key, state, params) -> (state, Info)``

@@ -42,3 +42,14 @@ def test_vi_is_suspect_until_its_fit_is_checked():
     assert status == "suspect" and "no Pareto k-hat" in warnings
     assert health.verdict({**vi, "pareto_k": 0.4}) == ("ok", None)
     assert "Pareto k-hat 0.93 > 0.7" in health.verdict({**vi, "pareto_k": 0.93})[1]
+
+
+def test_refined_vi_is_judged_by_its_drift_not_by_q():
+    """Refined draws do not come from q, so q's k-hat does not judge them; a refinement whose λ̂
+    still moved more than 5 % (and beyond its noise) over its second half is suspect."""
+    refined = {**GOOD, "algorithm": "vi", "pareto_k": 3.9, "refine_drift": 0.01, "refine_drift_se": 0.01}
+    assert health.verdict(refined) == ("ok", None)
+    status, warnings = health.verdict({**refined, "refine_drift": -0.12})
+    assert status == "suspect" and "-12.0% over the second half of the refinement" in warnings
+    assert health.verdict({**refined, "refine_drift": 0.08, "refine_drift_se": 0.05}) == ("ok", None)
+    assert health.verdict({**refined, "refine_drift": 0.08, "refine_drift_se": 0.03})[0] == "suspect"

@@ -3,7 +3,7 @@ compiled batch.
 
 A sampler module holds ``Settings`` (a ``types.RunSettings``), ``build(settings, problem) ->
 types.Algorithm``, the NamedTuples ``Info`` (per kept draw, with ``loss`` and ``grad_evals``) and
-``Warmup`` (with ``grad_evals``), and ``summarize(settings, info, warmup, llc) -> dict`` of the
+``Warmup`` (with ``grad_evals``), and ``summarize(settings, info, warmup, llc, to_llc) -> dict`` of the
 run's scalar diagnostics (see ``types.Algorithm``)."""
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 import blackjax
 import jax
@@ -30,7 +30,7 @@ class Warmup(NamedTuple):
     acceptance_rate: Array
 
 
-def summarize(settings, info: dict, warmup: dict, llc: np.ndarray) -> dict:
+def summarize(settings, info: dict, warmup: dict, llc: np.ndarray, to_llc: Callable) -> dict:
     """Scalar diagnostics of a run's draws: acceptance (and its target), divergences, step size."""
     return {"acceptance_rate": float(np.mean(info["acceptance_rate"])), "target_acceptance": settings.target_acceptance,
             "divergences": int(np.sum(info["is_divergent"])), "divergent_fraction": float(np.mean(info["is_divergent"])),

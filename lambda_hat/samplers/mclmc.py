@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 import blackjax
 import jax
@@ -50,7 +50,7 @@ class Warmup(NamedTuple):
     grad_evals: Array
 
 
-def summarize(settings: Settings, info: dict, warmup: dict, llc: np.ndarray) -> dict:
+def summarize(settings: Settings, info: dict, warmup: dict, llc: np.ndarray, to_llc: Callable) -> dict:
     """Scalar diagnostics of a run's draws: the tuned step size and the energy error's variance."""
     return {"step_size": float(np.mean(info["step_size"])), "energy_change_var": float(np.var(info["energy_change"]))}
 

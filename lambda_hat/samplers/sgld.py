@@ -18,7 +18,7 @@ a singular valley's far reaches (λ̂ low), a larger one heats them (λ̂ high);
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -78,7 +78,7 @@ class Warmup(NamedTuple):
     step_size: Array          # the step the kept draws use
 
 
-def summarize(settings: Settings, info: dict, warmup: dict, llc: np.ndarray) -> dict:
+def summarize(settings: Settings, info: dict, warmup: dict, llc: np.ndarray, to_llc: Callable) -> dict:
     """Scalar diagnostics of a run's draws: the step size."""
     return {"step_size": float(np.mean(info["step_size"]))}
 

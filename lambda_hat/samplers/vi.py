@@ -7,6 +7,14 @@ the stiffest direction's scale ``s0`` so that Adam's steps are scale-free. Draws
 fitted ``q``; each chain is an independent fit. Each draw carries its importance log-weight
 ``log p - log q`` (``info["log_weight"]``), from which the analysis checks q against the
 posterior (PSIS k-hat).
+
+On a singular model no such ``q`` holds the posterior's curved valleys, and ``E_q[L]`` overstates
+λ several-fold (``docs/accuracy.md``). So each draw is then carried toward the posterior by
+``refine_steps`` Metropolis-adjusted Langevin steps (blackjax MALA, step ``refine_step * s0^2``):
+``q`` puts the draw near the valley and the short chain lets it settle there, every draw an
+independent chain, so draws stay iid. The estimate comes from the refined draws; ``q``'s own
+estimate and k-hat are kept (``llc_q``, ``pareto_k``), and ``refine_drift``, how far λ̂ still moved
+over the refinement's second half, says whether the chains had settled.
 """
 
 from __future__ import annotations
@@ -15,6 +23,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Callable, ClassVar, NamedTuple, Protocol
 
+import blackjax
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -43,8 +52,10 @@ class Settings(RunSettings):
     r: int = field_(2, minimum=0, doc="rank of each component's factor loading (mfa)")
     flow_layers: int = field_(4, minimum=1, doc="autoregressive layers (flow)")
     flow_width: int = field_(0, minimum=0, doc="hidden width of each layer's MLP (flow; 0 = d within [64, 512])")
-    target_rel_mcse: float = field_(0.01, minimum=0.0, doc="stop drawing once MCSE(λ̂) / λ̂ is at most this "
-                                    "(0 = always draw all draws); VI's iid draws are cheap next to its fit")
+    refine_steps: int = field_(100, minimum=0, doc="Metropolis-adjusted Langevin steps carrying each draw from q "
+                               "toward the posterior (0 = q's own draws, biased on singular models)")
+    refine_step: float = field_(1.0, minimum=0.0, exclusive=True, doc="the Langevin step size in units of the "
+                                "stiffest direction's variance (1 accepts about 60 % of steps)")
     steps: int = field_(1000, minimum=1, doc="optimization steps of the ELBO")
     lr: float = field_(0.0, minimum=0.0, doc="Adam learning rate (0 = 0.003 for flow, 0.01 for mfa)", batch=True)
     samples: int = field_(0, minimum=0, doc="reparameterized draws per step (0 = 8 for flow, 1 per component for mfa)")
@@ -70,10 +81,16 @@ class Settings(RunSettings):
 
 
 class Info(NamedTuple):
-    """One iid draw from the fitted ``q``: its loss and importance log-weight ``log p - log q``."""
+    """One iid draw: its loss, and that of the draw from ``q`` it started at (``loss_q``), with that
+    start's importance log-weight ``log p - log q``; the loss halfway through its refinement
+    (``loss_half``) and the fraction of refinement steps accepted. Without refinement the three
+    losses are one."""
 
     loss: Array
+    loss_q: Array
     log_weight: Array
+    loss_half: Array
+    accepted: Array
     grad_evals: Array
 
 
@@ -84,15 +101,25 @@ class Warmup(NamedTuple):
     elbo: Array
 
 
-def summarize(settings: Settings, info: dict, warmup: dict, llc: np.ndarray) -> dict:
-    """The fit's final ELBO (mean of its last tenth), and PSIS of the draws against the tempered
+def summarize(settings: Settings, info: dict, warmup: dict, llc: np.ndarray, to_llc: Callable) -> dict:
+    """The fit's final ELBO (mean of its last tenth); PSIS of q's draws against the tempered
     posterior: ``pareto_k``, ``is_ess`` and, where k-hat says the weights can be trusted, the
-    reweighted estimate ``llc_is``."""
+    reweighted estimate ``llc_is``; q's own estimate ``llc_q``. With refinement: ``refine_drift``,
+    how far λ̂ moved over the second half of the refinement (relative, with its standard error
+    ``refine_drift_se``), and the refinement's acceptance rate."""
     elbo = warmup["elbo"]
-    found = importance(info["log_weight"], llc)
+    llc_q = to_llc(info["loss_q"])
+    found = importance(info["log_weight"], llc_q)
     trusted = math.isfinite(found["pareto_k"]) and found["pareto_k"] <= health.PARETO_K_MAX
-    return {"elbo_final": float(np.mean(elbo[..., -max(1, elbo.shape[-1] // 10):])),
-            "pareto_k": found["pareto_k"], "is_ess": found["is_ess"], "llc_is": found["is_mean"] if trusted else None}
+    fields = {"elbo_final": float(np.mean(elbo[..., -max(1, elbo.shape[-1] // 10):])), "llc_q": float(np.mean(llc_q)),
+              "pareto_k": found["pareto_k"], "is_ess": found["is_ess"], "llc_is": found["is_mean"] if trusted else None}
+    if settings.refine_steps:
+        moved = llc - to_llc(info["loss_half"])   # per draw; draws are independent chains
+        scale = abs(float(np.mean(llc))) or float("nan")
+        fields |= {"refine_drift": float(np.mean(moved)) / scale,
+                   "refine_drift_se": float(np.std(moved) / math.sqrt(moved.size)) / scale,
+                   "acceptance_rate": float(np.mean(info["accepted"]))}
+    return fields
 
 
 class Family(Protocol):
@@ -128,11 +155,39 @@ def linearized(problem: Problem, start: Array) -> Callable[[Array, Any], Array]:
     return target
 
 
+def refiner(settings: Settings, problem: Problem) -> Callable:
+    """``refine(key, position, s0) -> (position, logdensity, loss halfway, acceptance)``: the
+    refinement's MALA chain from one draw, in two halves so the halfway loss comes for free."""
+    kernel = blackjax.mala.build_kernel()
+    first = settings.refine_steps // 2
+
+    def run(state, key, steps, step_size):
+        def one(state, step_key):
+            state, info = kernel(step_key, state, problem.logdensity, step_size)
+            return state, info.is_accepted
+        return jax.lax.scan(one, state, jax.random.split(key, steps))
+
+    def refine(key, position, s0):
+        # blackjax draws its noise in JAX's default float: the chain runs in it, the draw keeps its dtype
+        work = jnp.result_type(float)
+        step_size = (settings.refine_step * s0 ** 2).astype(work)
+        first_key, second_key = jax.random.split(key)
+        state = blackjax.mala.init(position.astype(work), problem.logdensity)
+        state, accepted_first = run(state, first_key, first, step_size)
+        half = problem.loss_at(state.position, state.logdensity).astype(position.dtype)
+        state, accepted_second = run(state, second_key, settings.refine_steps - first, step_size)
+        accepted = jnp.mean(jnp.concatenate([accepted_first, accepted_second]).astype(position.dtype))
+        return state.position.astype(position.dtype), state.logdensity.astype(position.dtype), half, accepted
+
+    return refine
+
+
 def build(settings: Settings, problem: Problem) -> Algorithm:
     """VI for one chain (one independent fit); the runner vmaps it."""
     start = problem.position
     q = family(settings, start.size)
     target = linearized(problem, start)
+    refine = refiner(settings, problem)
     # a step whose ELBO gradient is not finite (a rare draw far in q's tail) is skipped, not taken
     lr = auto(settings.lr, lambda: 0.003 if settings.family == "flow" else 0.01)   # 0.01 made a flow's fit diverge
     optimizer = optax.apply_if_finite(optax.adam(optax.cosine_decay_schedule(lr, settings.steps, alpha=0.1)),
@@ -153,9 +208,15 @@ def build(settings: Settings, problem: Problem) -> Algorithm:
         return position, (raw, s0), Warmup(jnp.int32(settings.steps * q.evals_per_step), elbo)
 
     def step(key, state, fitted):
-        offset, log_q = q.draw(*fitted, key)
-        position = start + offset
+        draw_key, refine_key = jax.random.split(key) if settings.refine_steps else (key, None)
+        offset, log_q = q.draw(*fitted, draw_key)
+        position = start + offset.astype(start.dtype)
         logdensity = problem.logdensity(position)
-        return position, Info(problem.loss_at(position, logdensity), logdensity - log_q, jnp.int32(0))
+        loss_q = problem.loss_at(position, logdensity)
+        if not settings.refine_steps:
+            return position, Info(loss_q, loss_q, logdensity - log_q, loss_q, jnp.ones((), position.dtype), jnp.int32(0))
+        refined, refined_logdensity, half, accepted = refine(refine_key, position, fitted[1])
+        return refined, Info(problem.loss_at(refined, refined_logdensity), loss_q, logdensity - log_q, half, accepted,
+                             jnp.int32(settings.refine_steps + 1))
 
     return Algorithm(warmup=warmup, step=step, position=lambda state: state)

@@ -22,7 +22,7 @@ def test_draws_have_the_posteriors_spread_and_a_summary(module):
     assert set(info) == set(module.Info._fields) and set(warmup) == set(module.Warmup._fields)
     assert np.all(info["grad_evals"] >= 1) and int(np.sum(warmup["grad_evals"])) >= 300
     np.testing.assert_allclose(info["loss"][0], 0.5 * np.sum((positions / SCALES) ** 2, axis=1), rtol=1e-4)
-    summary = module.summarize(settings, info, warmup, info["loss"])
+    summary = module.summarize(settings, info, warmup, info["loss"], None)
     assert summary["target_acceptance"] == 0.8 and 0.6 < summary["acceptance_rate"] < 0.97
     assert summary["divergences"] == 0 and summary["divergent_fraction"] == 0.0
     assert 0 < summary["step_size"] < 1.0        # below the widest scale, tuned to the narrowest

@@ -18,7 +18,7 @@ def test_draws_have_the_posteriors_spread_and_a_summary():
     positions, info, warmup = one_chain(mclmc.build(settings, gaussian_problem(SCALES)), jnp.zeros(3, jnp.float32), 4000)
     np.testing.assert_allclose(np.std(positions, axis=0), SCALES, rtol=0.2)
     assert set(info) == set(mclmc.Info._fields) and np.all(info["grad_evals"] == mclmc.GRADS_PER_STEP)
-    summary = mclmc.summarize(settings, info, warmup, info["loss"])
+    summary = mclmc.summarize(settings, info, warmup, info["loss"], None)
     assert summary["step_size"] > 0 and 0 <= summary["energy_change_var"] < 0.1
 
 

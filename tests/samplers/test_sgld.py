@@ -20,7 +20,7 @@ def test_draws_have_the_posteriors_spread_and_a_summary():
     np.testing.assert_allclose(np.std(positions, axis=0), SCALES, rtol=0.2)
     assert "loss" not in info                   # draw_loss: full, the runner evaluates it
     assert np.all(info["grad_evals"] == 10) and int(warmup["grad_evals"].sum()) == 2000 + 32
-    summary = sgld.summarize(settings, info, warmup, np.zeros((1, 3000)))
+    summary = sgld.summarize(settings, info, warmup, np.zeros((1, 3000)), None)
     assert summary["step_size"] == pytest.approx(float(warmup["step_size"][0])) and summary["step_size"] > 0
 
 

@@ -43,15 +43,42 @@ def density_at(q, raw, s0, offset):
 @pytest.mark.parametrize("family", ["mfa", "flow"])
 def test_each_family_fits_a_gaussian_posterior(family):
     """On an anisotropic Gaussian (scales 1 : 10) the fitted q has the posterior's variances and
-    draws whose importance weights are nearly flat."""
+    draws whose importance weights are nearly flat (q's own draws: no refinement)."""
     scales = np.array([0.1, 1.0, 0.3])
-    settings = vi.Settings(family=family, steps=1500, lr=0.02, samples=4, M=1, r=1, flow_layers=2, flow_width=16)
+    settings = vi.Settings(family=family, steps=1500, lr=0.02, samples=4, M=1, r=1, flow_layers=2, flow_width=16,
+                           refine_steps=0)
     algorithm = vi.build(settings, gaussian_problem(scales))
     state, fitted, info = jax.jit(algorithm.warmup)(jax.random.key(0), jnp.zeros(3, jnp.float32))
     draws, infos = jax.vmap(lambda k: algorithm.step(k, state, fitted))(jax.random.split(jax.random.key(1), 4000))
     np.testing.assert_allclose(np.std(np.asarray(draws), axis=0), scales, rtol=0.1)
     assert np.std(np.asarray(infos.log_weight)) < 0.3
     assert info.grad_evals == 1500 * 4
+
+
+def test_refinement_carries_a_poor_q_to_the_posterior():
+    """A q fitted for 5 steps only (far too wide or narrow) gives draws off the posterior; 100
+    Metropolis-adjusted Langevin steps from each bring their spread to the posterior's, each draw
+    remembering where it started (``loss_q``) and how far it had come halfway (``loss_half``). The
+    scales span a factor 3: a Langevin step is set by the stiffest, so a direction 10x wider would
+    need about 100 steps to settle."""
+    scales = np.array([0.1, 0.3, 0.2])
+    problem = gaussian_problem(scales)
+
+    def draws_of(refine_steps):
+        settings = vi.Settings(steps=5, M=1, r=0, refine_steps=refine_steps)
+        algorithm = vi.build(settings, problem)
+        state, fitted, _ = jax.jit(algorithm.warmup)(jax.random.key(0), jnp.zeros(3, jnp.float32))
+        return jax.jit(jax.vmap(lambda k: algorithm.step(k, state, fitted)))(jax.random.split(jax.random.key(1), 4000))
+
+    plain, plain_info = draws_of(0)
+    refined, info = draws_of(100)
+    assert np.max(np.abs(np.std(np.asarray(plain), axis=0) / scales - 1)) > 0.5
+    np.testing.assert_allclose(np.std(np.asarray(refined), axis=0), scales, rtol=0.1)
+    np.testing.assert_array_equal(plain_info.loss, plain_info.loss_q)
+    # the loss is -log p here: its posterior mean is d/2 = 1.5
+    assert np.mean(info.loss) == pytest.approx(1.5, rel=0.1) and np.mean(info.loss_half) == pytest.approx(1.5, rel=0.1)
+    assert abs(np.mean(info.loss_q) - 1.5) > 0.5
+    assert 0.3 < float(np.mean(info.accepted)) < 0.95 and int(info.grad_evals[0]) == 101
 
 
 def test_an_unknown_family_is_refused():
