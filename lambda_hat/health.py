@@ -23,6 +23,9 @@ PARETO_K_MAX = 0.7
 #: relative change of VI's λ̂ over the second half of its draws' refinement above this (and beyond
 #: twice its standard error): the refining chains had not settled
 REFINE_DRIFT_MAX = 0.05
+#: acceptance of VI's refinement steps below this: its chains barely left q's draws, so a small
+#: drift would say nothing
+REFINE_ACCEPTANCE_MIN = 0.2
 
 
 def finite(value) -> bool:
@@ -61,6 +64,9 @@ def reasons(fields: dict) -> list[str]:
         if abs(drift) > REFINE_DRIFT_MAX and not (finite(drift_se) and abs(drift) <= 2 * drift_se):
             found.append(f"λ̂ still moved {drift:+.1%} over the second half of the refinement (> {REFINE_DRIFT_MAX:.0%}): "
                          "more refine_steps")
+        if finite(accepted) and accepted < REFINE_ACCEPTANCE_MIN:
+            found.append(f"the refinement accepted {accepted:.0%} of its steps (< {REFINE_ACCEPTANCE_MIN:.0%}): "
+                         "its draws stayed near q's; a smaller refine_step")
     elif fields.get("algorithm") == "vi":
         pareto_k = fields.get("pareto_k")
         if not finite(pareto_k):

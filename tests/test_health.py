@@ -53,3 +53,7 @@ def test_refined_vi_is_judged_by_its_drift_not_by_q():
     assert status == "suspect" and "-12.0% over the second half of the refinement" in warnings
     assert health.verdict({**refined, "refine_drift": 0.08, "refine_drift_se": 0.05}) == ("ok", None)
     assert health.verdict({**refined, "refine_drift": 0.08, "refine_drift_se": 0.03})[0] == "suspect"
+    # chains that barely moved cannot drift: their draws are q's, and that is said
+    status, warnings = health.verdict({**refined, "acceptance_rate": 0.05})
+    assert status == "suspect" and "accepted 5% of its steps" in warnings
+    assert health.verdict({**refined, "acceptance_rate": 0.6}) == ("ok", None)
