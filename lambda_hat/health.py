@@ -32,6 +32,12 @@ def finite(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
+def refined(fields: dict) -> bool:
+    """Whether a run is VI whose draws were refined by Langevin steps: judged by its drift, not by
+    q's k-hat (its estimate does not come from q)."""
+    return fields.get("algorithm") == "vi" and finite(fields.get("refine_drift"))
+
+
 def reasons(fields: dict) -> list[str]:
     """Why a run's estimate is not to be trusted (empty when nothing is wrong).
 
@@ -59,8 +65,8 @@ def reasons(fields: dict) -> list[str]:
     accepted, target = fields.get("acceptance_rate"), fields.get("target_acceptance")
     if finite(accepted) and finite(target) and abs(accepted - target) > ACCEPTANCE_GAP:
         found.append(f"acceptance {accepted:.2f} is far from its target {target:.2f}")
-    drift, drift_se = fields.get("refine_drift"), fields.get("refine_drift_se")
-    if fields.get("algorithm") == "vi" and finite(drift):
+    if refined(fields):
+        drift, drift_se = fields["refine_drift"], fields.get("refine_drift_se")
         if abs(drift) > REFINE_DRIFT_MAX and not (finite(drift_se) and abs(drift) <= 2 * drift_se):
             found.append(f"λ̂ still moved {drift:+.1%} over the second half of the refinement (> {REFINE_DRIFT_MAX:.0%}): "
                          "more refine_steps")

@@ -114,7 +114,7 @@ def run_page(row: dict, files: list[str]) -> str:
         checked = (f"<p>q against the posterior (PSIS): k̂ = {cell(row['pareto_k'], 2)}, effective sample size of "
                    f"the weights {cell(row.get('is_ess'), 3)}, reweighted λ̂ = {cell(row.get('llc_is'))}, "
                    f"q's own λ̂ = {cell(row.get('llc_q'))}</p>")
-    if health.finite(row.get("refine_drift")):
+    if health.refined(row):
         checked += (f"<p>draws refined from q by Langevin steps (acceptance {cell(row.get('acceptance_rate'), 2)}): "
                     f"λ̂ moved {cell(row['refine_drift'], 2)} ± {cell(row.get('refine_drift_se'), 2)} (relative) over "
                     f"the refinement's second half</p>")
@@ -158,7 +158,7 @@ def promote(store_root: Path, results: Path, out: Path, runs: list[Path] | None 
         warn_r = warn_if(health.finite(r_hat) and r_hat > R_HAT_WARN)
         warn_e = warn_if(health.finite(ess) and ess < ESS_WARN)
         # refined VI does not rest on q: its k-hat is then shown, not flagged (its drift is checked)
-        warn_k = warn_if(health.finite(pareto_k) and pareto_k > health.PARETO_K_MAX and not health.finite(row.get("refine_drift")))
+        warn_k = warn_if(health.finite(pareto_k) and pareto_k > health.PARETO_K_MAX and not health.refined(row))
         error = row.get("llc_rel_error")
         verdict = status_cell(row)
         rows.append(
