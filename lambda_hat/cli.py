@@ -242,6 +242,23 @@ def truth(widths: str = typer.Option(..., help="comma-separated widths, input fi
     typer.echo(f"lambda = {value} ({float(value):g}), multiplicity = {multiplicity}")
 
 
+@app.command()
+@domain_errors
+def versions(expect: Optional[str] = typer.Option(None, help="fail unless the running code version is this "
+                                                             "(<version>+<digest>, as the pipeline prints it)"),
+             process: Optional[str] = typer.Option(None, help="nest the versions under this name (a Nextflow "
+                                                              "process, as nf-core's versions.yml does)")) -> None:
+    """Print the versions of Python, lambda-hat (with its code digest) and its numeric stack, as YAML."""
+    import yaml
+
+    from lambda_hat import provenance
+
+    if expect is not None:
+        provenance.check(expect)
+    found = provenance.versions()
+    typer.echo(yaml.safe_dump({process: found} if process else found, sort_keys=False).rstrip())
+
+
 @workflow_app.command("llc")
 @domain_errors
 def workflow_llc(local: bool = typer.Option(False, "--local", help="run on this machine (required)"),

@@ -28,11 +28,11 @@ def test_every_dependency_is_pinned_within_its_range():
 
 def test_images_install_the_pins_the_package_and_the_cuda_extra():
     cuda = Requirement(PROJECT["optional-dependencies"]["cuda12"][0])
-    version = PROJECT["version"]
     for name in ("Dockerfile", "Dockerfile.cpu"):
         text = (ROOT / "containers" / name).read_text()
         assert "pip install -r /tmp/requirements.txt" in text
-        assert f"lambda_hat-{version}-py3-none-any.whl" in text
+        # the package from this checkout's source, not a wheel that may be stale, without other deps
+        assert "COPY lambda_hat /tmp/src/lambda_hat" in text and "pip install --no-deps /tmp/src" in text
         assert "USER lambda" in text and "procps" in text
     gpu = (ROOT / "containers" / "Dockerfile").read_text()
     assert Requirement(re.search(r'"(jax\[cuda12\][^"]*)"', gpu).group(1)) == cuda
@@ -62,3 +62,48 @@ def test_every_image_a_profile_names_has_a_recipe():
     assert named == {f"lambda-hat_{version}.sif", f"lambda-hat_{version}-cpu.sif"}
     assert named <= set(built)
     assert built[f"lambda-hat_{version}-cpu.sif"] == f"lambda-hat:{version}-cpu"
+
+
+def docker_ignored(path: str, patterns: list[str]) -> bool:
+    """Whether Docker leaves ``path`` out of the build context under ``.dockerignore`` ``patterns``:
+    the last pattern that matches the path or one of its parent folders decides (``!`` keeps)."""
+    def regex(pattern: str) -> re.Pattern:
+        parts = re.split(r"(\*\*/?|\*|\?)", pattern.strip("/"))
+        body = "".join({"**/": "(.*/)?", "**": ".*", "*": "[^/]*", "?": "[^/]"}.get(p, re.escape(p)) for p in parts)
+        return re.compile(body + "$")
+
+    prefixes = ["/".join(path.split("/")[:i]) for i in range(1, path.count("/") + 2)]
+    ignored = False
+    for pattern in patterns:
+        keep = pattern.startswith("!")
+        if any(regex(pattern.lstrip("!")).match(prefix) for prefix in prefixes):
+            ignored = not keep
+    return ignored
+
+
+def test_build_context_holds_what_the_dockerfiles_copy_and_nothing_else():
+    lines = (ROOT / ".dockerignore").read_text().splitlines()
+    patterns = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+    copied = set()
+    for name in ("Dockerfile", "Dockerfile.cpu"):
+        for line in (ROOT / "containers" / name).read_text().splitlines():
+            if line.startswith("COPY "):
+                copied.update(line.split()[1:-1])
+    assert copied == {"containers/requirements.txt", "pyproject.toml", "README.md", "lambda_hat"}
+    for path in ("containers/requirements.txt", "pyproject.toml", "README.md", "lambda_hat/cli.py",
+                 "lambda_hat/config/presets/model/dln.yaml"):
+        assert not docker_ignored(path, patterns), path
+    for path in (".venv/lib/python3.11/site-packages/jax/__init__.py", ".cache/jax/entry", "work/ab/cdef/.command.run",
+                 "results/llc_runs.parquet", "runs/targets/tgt_x/params.npz", ".git/objects/ab/cd", "dist/x.whl",
+                 "lambda_hat/__pycache__/cli.cpython-311.pyc", "tests/test_store.py"):
+        assert docker_ignored(path, patterns), path
+
+
+def test_base_image_is_an_argument_defaulting_to_the_python_the_pins_were_tested_on():
+    tested = re.search(r"tested together \(CPU, Python (3\.\d+)\)", (ROOT / "containers" / "requirements.txt").read_text())
+    default = f"python:{tested.group(1)}-slim"
+    for name in ("Dockerfile", "Dockerfile.cpu"):
+        text = (ROOT / "containers" / name).read_text()
+        assert re.search(rf"^ARG BASE_IMAGE={re.escape(default)}$", text, re.M), name
+        assert re.search(r"^FROM \$\{BASE_IMAGE\}$", text, re.M), name
+    assert f'official="{default}"' in (ROOT / "containers" / "build.sh").read_text()

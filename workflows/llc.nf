@@ -23,7 +23,7 @@ workflow LLC {
     runs_per_task // val: sampler runs per RUN_SAMPLER task
 
     main:
-    PLAN ( config.parent, config.name, runs_per_task )
+    PLAN ( config.parent, config.name, runs_per_task, code_version )
 
     // target specs joined with the user data file each one reads (none for generated data)
     ch_data = PLAN.out.inputs
@@ -52,14 +52,19 @@ workflow LLC {
     // ifEmpty: COLLECT runs (and records every job as failed) even when nothing succeeded
     ch_runs  = RUN_SAMPLER.out.run.map { _meta, run -> run }.collect().ifEmpty( [] )
     ch_built = BUILD_TARGET.out.target.map { meta, _target -> meta.id }.collect().ifEmpty( [] )
-    COLLECT ( PLAN.out.summary, ch_runs, ch_built )
+    COLLECT ( PLAN.out.summary, ch_runs, ch_built, code_version )
 
+    // what each process ran, as nf-core's versions.yml: one entry per process (its tasks share an image)
+    ch_versions = PLAN.out.versions
+        .mix( BUILD_TARGET.out.versions, RUN_SAMPLER.out.versions, COLLECT.out.versions )
     if( promote ) {
-        PROMOTE ( COLLECT.out.results, ch_runs )
+        PROMOTE ( COLLECT.out.results, ch_runs, code_version )
+        ch_versions = ch_versions.mix( PROMOTE.out.versions )
     }
 
     emit:
     results = COLLECT.out.results
     summary = COLLECT.out.summary
     plan    = PLAN.out.summary
+    versions = ch_versions.map { file -> file.text.trim() }.unique()
 }

@@ -113,3 +113,40 @@ def closingSummary(String summary, String outdir) {
     }
     return lines.join('\n')
 }
+
+// `--help`: every parameter of the schema, by group, with its type, default and description
+def helpText(Path schemaFile) {
+    def schema = new groovy.json.JsonSlurper().parseText(schemaFile.text)
+    def lines = [ "${schema.title}", '', 'Usage:', '  nextflow run main.nf -profile <test,local|local,docker|slurm_a100|slurm_cpu> [--param value ...] [-resume]', '' ]
+    schema['$defs'].each { _group, definition ->
+        def shown = definition.properties.findAll { _name, rule -> !rule.hidden }
+        if( !shown ) {
+            return
+        }
+        lines << "${definition.title}:"
+        shown.each { name, rule ->
+            def type = rule.type instanceof List ? rule.type.findAll { t -> t != 'null' }.join('|') : rule.type
+            def fallback = rule.containsKey('default') ? " (default: ${rule['default']})" : ''
+            lines << "  --${name.padRight(20)} ${"[${type}]".padRight(10)} ${rule.description}${fallback}".toString()
+        }
+        lines << ''
+    }
+    lines << 'Docs: README.md, docs/cluster.md (profiles, failures, -resume), docs/containers.md (images).'
+    return lines.join('\n')
+}
+
+// the run's settings at start, as nf-core prints them: the core options, then every parameter by group
+def paramsSummary(Map given, Path schemaFile, workflow) {
+    def schema = new groovy.json.JsonSlurper().parseText(schemaFile.text)
+    def core = [ profile: workflow.profile, containerEngine: workflow.containerEngine ?: 'none (the tasks\' environment)',
+                 launchDir: workflow.launchDir, workDir: workflow.workDir, runName: workflow.runName ]
+    def lines = [ 'Core Nextflow options' ] + core.collect { name, value -> "  ${name.padRight(20)}: ${value}".toString() }
+    schema['$defs'].each { _group, definition ->
+        def shown = definition.properties.findAll { _name, rule -> !rule.hidden }
+        if( shown ) {
+            lines << definition.title
+            shown.each { name, _rule -> lines << "  ${name.padRight(20)}: ${given[name]}".toString() }
+        }
+    }
+    return lines.join('\n')
+}

@@ -123,3 +123,94 @@ def slurm():
             os.environ.pop("SLURM_CONF", None)
         else:
             os.environ["SLURM_CONF"] = previous
+
+
+#: the uid the container tests run Nextflow as: neither root nor the image's own user (1000)
+TASK_UID = 1234
+
+
+def required(variable: str, reason: str):
+    """Skip with ``reason``, or fail where CI requires the capability (``variable`` is set)."""
+    if os.environ.get(variable):
+        raise RuntimeError(f"{variable} is set but {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def docker_engine():
+    """A Docker engine: one that answers already, else dockerd started here (tests/nextflow/docker_local.sh,
+    stopped at the end). Needs root and Debian's docker.io where none runs."""
+    if not shutil.which("docker"):
+        required("LAMBDA_HAT_REQUIRE_DOCKER", "docker is not installed")
+    answers = subprocess.run(["docker", "info"], capture_output=True).returncode == 0
+    if not answers and (os.geteuid() != 0 or not shutil.which("dockerd")):
+        required("LAMBDA_HAT_REQUIRE_DOCKER", "no Docker engine answers, and none can be started (root and dockerd)")
+    base = Path(tempfile.mkdtemp(prefix="lambda-hat-docker-"))
+    script = ROOT / "tests" / "nextflow" / "docker_local.sh"
+    started = subprocess.run(["bash", str(script), "up", str(base)], capture_output=True, text=True, timeout=120)
+    assert started.returncode == 0, started.stdout + started.stderr
+    try:
+        yield
+    finally:
+        subprocess.run(["bash", str(script), "down", str(base)], capture_output=True, timeout=120)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def cpu_image(docker_engine):
+    """The CPU image, built by containers/build.sh (its layers cached by the engine); yields the
+    build's output (the context size and build time are in it)."""
+    result = subprocess.run(["bash", str(ROOT / "containers" / "build.sh"), "cpu"], capture_output=True, text=True,
+                            timeout=1800)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result.stdout + result.stderr
+
+
+@pytest.fixture(scope="session")
+def task_user(docker_engine):
+    """``(name, uid)`` of a user with uid 1234 in the docker group (created where missing; needs root)."""
+    import pwd
+
+    try:
+        user = pwd.getpwuid(TASK_UID).pw_name
+    except KeyError:
+        if os.geteuid() != 0:
+            required("LAMBDA_HAT_REQUIRE_DOCKER", f"no user with uid {TASK_UID}, and only root can add one")
+        subprocess.run(["useradd", "--uid", str(TASK_UID), "--create-home", "lambda-hat-ci"], check=True)
+        user = "lambda-hat-ci"
+    if os.geteuid() == 0:
+        subprocess.run(["usermod", "--append", "--groups", "docker", user], check=True)
+    elif os.geteuid() != TASK_UID:
+        required("LAMBDA_HAT_REQUIRE_DOCKER", f"the container tests run as uid {TASK_UID}: run them as root or as that user")
+    return user, TASK_UID
+
+
+@pytest.fixture
+def nextflow_as(nextflow_bin, task_user):
+    """``nextflow_as(*args, launch=DIR) -> Run``: ``nextflow run main.nf ARGS`` started by the task
+    user (uid 1234) in a launch folder of its own, outside pytest's private temporary folder."""
+    user, uid = task_user
+    folders = []
+
+    def run(*args: str, launch: Path | None = None, main: Path = ROOT / "main.nf", timeout: float = 900) -> Run:
+        if launch is None:
+            launch = Path(tempfile.mkdtemp(prefix="lambda-hat-nf-"))
+            folders.append(launch)
+        launch.mkdir(parents=True, exist_ok=True)
+        os.chown(launch, uid, -1)
+        env = {"PATH": "/usr/local/bin:/usr/bin:/bin",            # the tasks run lambda-hat inside the image
+               "HOME": str(launch), "NXF_HOME": str(launch / ".nextflow-home"), "NXF_ANSI_LOG": "false",
+               "JAX_PLATFORMS": "cpu", "LANG": "C.UTF-8"}
+        if os.environ.get("JAVA_HOME"):
+            env["JAVA_HOME"] = os.environ["JAVA_HOME"]
+        command = [*nextflow_bin, "run", str(main), *args, "--outdir", "results"]
+        if os.geteuid() == 0:
+            command = [shutil.which("runuser") or "/usr/sbin/runuser", "-u", user, "--", "env",
+                       *(f"{k}={v}" for k, v in env.items()), *command]
+        result = subprocess.run(command, cwd=launch, env={**os.environ, **env}, capture_output=True, text=True,
+                                timeout=timeout)
+        return Run(result.returncode, result.stdout + result.stderr, launch, launch / "results")
+
+    yield run
+    for folder in folders:
+        shutil.rmtree(folder, ignore_errors=True)

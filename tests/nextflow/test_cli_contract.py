@@ -46,7 +46,7 @@ def wrapper_options(argv: list[str]) -> tuple[dict, list[str]]:
     """``(options of bin/lambda-hat-task, the lambda-hat arguments after them)``."""
     assert argv[0] == "lambda-hat-task", "scripts go through bin/lambda-hat-task"
     options, rest = {}, argv[1:]
-    while rest and rest[0] in ("--cpus", "--platform"):
+    while rest and rest[0] in ("--cpus", "--platform", "--code", "--process"):
         options[rest[0]], rest = rest[1], rest[2:]
     return options, rest
 
@@ -73,6 +73,7 @@ def test_every_module_calls_the_cli():
 def test_module_command_lines_parse(path, line):
     options, args = wrapper_options(placeholders(line))
     assert options["--cpus"] == "2"
+    assert options["--code"] and options["--process"], "every task checks the code it runs and records its versions"
     parse(["lambda-hat", *args])
 
 

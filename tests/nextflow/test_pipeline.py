@@ -162,7 +162,9 @@ def test_profiles_resolve_as_documented(nextflow_bin, tmp_path):
     assert "lambda-hat_0.1.0.sif" in slurm
     docker = resolved(nextflow_bin, "local,docker", tmp_path)
     assert f"-v {tmp_path}/.cache/lambda_hat_jax:{tmp_path}/.cache/lambda_hat_jax" in docker
-    assert "params.gpu = false" in docker and "lambda-hat:0.1.0-cpu" in docker
+    assert "params.gpu = false" in docker
+    # the CPU image, or the CUDA one with --gpu (run for real in test_docker.py)
+    assert 'params.gpu ? "lambda-hat:${params.container_tag}" : "lambda-hat:${params.container_tag}-cpu"' in docker
     assert "-cpu.sif" in resolved(nextflow_bin, "slurm_cpu", tmp_path)
     for text in (slurm, docker):
         assert "accelerator" not in text                   # the local executor refuses it without GPUs

@@ -43,3 +43,35 @@ def test_a_task_without_the_cli_says_so(tmp_path):
     env = {**os.environ, "PATH": "/usr/bin:/bin"}
     result = subprocess.run(["bash", str(WRAPPER), "--cpus", "1", "presets"], env=env, capture_output=True, text=True)
     assert result.returncode == 127 and "the lambda-hat CLI is not installed in this task's environment" in result.stderr
+
+
+def test_a_home_that_cannot_be_written_is_replaced(tmp_path):
+    """A container run as a uid without a passwd entry gets HOME=/, which arviz and matplotlib write
+    under; the wrapper gives the task a private HOME instead (here HOME is a file, unwritable even
+    for root)."""
+    env = {**os.environ, "PATH": f"{fake_cli(tmp_path)}:{os.environ['PATH']}", "HOME": "/dev/null"}
+    probe = "import os, pathlib; folder = pathlib.Path.home() / '.cache' / 'x'; folder.mkdir(parents=True); print(folder)"
+    result = subprocess.run(["bash", str(WRAPPER), "--cpus", "1", probe], env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert Path(result.stdout.strip()).is_dir()
+    writable = {**env, "HOME": str(tmp_path)}
+    result = subprocess.run(["bash", str(WRAPPER), "--cpus", "1", "import os; print(os.environ['HOME'])"],
+                            env=writable, capture_output=True, text=True)
+    assert result.stdout.strip() == str(tmp_path)                 # a usable HOME is left alone
+
+
+def test_the_code_check_records_versions_or_stops_the_task(tmp_path):
+    """--code: versions.yml with the running code version, or one line and exit 1 for other code."""
+    from lambda_hat.provenance import code_version
+
+    cli = Path(sys.executable).parent / "lambda-hat"
+    env = {**os.environ, "PATH": f"{cli.parent}:{os.environ['PATH']}"}
+    ok = subprocess.run(["bash", str(WRAPPER), "--cpus", "1", "--code", code_version(), "--process", "LLC:PLAN",
+                         "presets", "teacher"], env=env, cwd=tmp_path, capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stderr
+    assert f"lambda-hat: {code_version()}" in (tmp_path / "versions.yml").read_text()
+    assert (tmp_path / "versions.yml").read_text().startswith("LLC:PLAN:\n")
+    stale = subprocess.run(["bash", str(WRAPPER), "--cpus", "1", "--code", "0.1.0+000000000000", "presets"],
+                           env=env, cwd=tmp_path, capture_output=True, text=True)
+    assert stale.returncode == 1 and stale.stdout == ""
+    assert stale.stderr.count("\n") == 1 and "rebuild the image" in stale.stderr

@@ -8,12 +8,13 @@ process BUILD_TARGET {
 
     output:
     tuple val(meta), path("targets/${meta.id}", type: 'dir'), emit: target
+    path "versions.yml"                                       , emit: versions
 
     script:
     def args = task.ext.args ?: ''
     def data = data_file ? "--data-file ${data_file}" : ''
     """
-    lambda-hat-task --cpus ${task.cpus} build --spec ${spec} --store . --no-lock ${data} ${args}
+    lambda-hat-task --cpus ${task.cpus} --code ${meta.code} --process ${task.process} build --spec ${spec} --store . --no-lock ${data} ${args}
     """
 
     stub:
@@ -21,5 +22,6 @@ process BUILD_TARGET {
     mkdir -p targets/${meta.id}
     echo '{}' > targets/${meta.id}/meta.json
     touch targets/${meta.id}/params.npz targets/${meta.id}/data.npz
+    echo '"${task.process}": { stub: true }' > versions.yml
     """
 }

@@ -8,6 +8,7 @@ process RUN_SAMPLER {
 
     output:
     tuple val(meta), path("targets/${meta.target_id}/run_*", type: 'dir'), emit: run
+    path "versions.yml"                                                 , emit: versions
 
     script:
     // one process for several runs of one target (start-up paid once); runs of one compiled program
@@ -17,7 +18,7 @@ process RUN_SAMPLER {
     def platform = task.ext.platform ? "--platform ${task.ext.platform}" : ''
     def spec_args = (specs instanceof List ? specs : [ specs ]).collect { spec -> "--spec ${spec}" }.join(' ')
     """
-    lambda-hat-task --cpus ${task.cpus} ${platform} sample --target ${target} ${spec_args} --out targets/${meta.target_id} --no-lock --keep-going ${args}
+    lambda-hat-task --cpus ${task.cpus} ${platform} --code ${meta.code} --process ${task.process} sample --target ${target} ${spec_args} --out targets/${meta.target_id} --no-lock --keep-going ${args}
     """
 
     stub:   // the folder names must differ between targets: COLLECT stages every run side by side
@@ -29,5 +30,6 @@ process RUN_SAMPLER {
         echo '{}' > \$run/sampler.json
         touch \$run/trace.npz
     done
+    echo '"${task.process}": { stub: true }' > versions.yml
     """
 }
