@@ -203,7 +203,7 @@ def promote(runs: Optional[list[Path]] = typer.Argument(None, help="run folders 
 
 @app.command()
 @domain_errors
-def presets(kind: Optional[str] = typer.Argument(None, help="model | data | teacher | sampler"),
+def presets(kind: Optional[str] = typer.Argument(None, help="model | data | teacher | training | sampler"),
             config_dir: Path = typer.Option(store.CONFIG.parent, help="folder whose presets/ adds user presets")) -> None:
     """List presets and the keys each section accepts."""
     from lambda_hat.config import presets as preset_files
@@ -216,7 +216,7 @@ def presets(kind: Optional[str] = typer.Argument(None, help="model | data | teac
         if name not in preset_files.KINDS:
             fail(f"unknown preset kind '{name}' (known: {', '.join(preset_files.KINDS)})")
         user = config_dir / "presets"
-        typer.echo(f"{name} presets: {', '.join(preset_files.names(name, user))}")
+        typer.echo(f"{name} presets: {', '.join(preset_files.names(name, user)) or '(none built in: the defaults below)'}")
         classes = {a: m.Settings for a, m in SAMPLERS.items()} if name == "sampler" else {name: SECTIONS[name]}
         for label, cls in classes.items():
             typer.echo(f"  keys of {label}:")

@@ -132,7 +132,8 @@ class Timer:
 class SweepProgress:
     """Progress of a whole sweep on stderr.
 
-    On a terminal: one overall bar (jobs done, with ok / suspect / skipped / failed counts,
+    On a terminal: one overall bar (jobs done, with ok / suspect / failed counts and how many were
+    reused from earlier runs,
     elapsed, and the time left from the measured times of finished builds and runs) and a bar for
     the current job (its phase: compiling, warm-up, then its draws). Otherwise: one plain log line
     per finished job.
@@ -142,7 +143,7 @@ class SweepProgress:
         self.total, self.done, self.workers = builds + samples, 0, workers
         self.remaining = {"build": builds, "sample": samples}
         self.seconds: dict[str, list[float]] = {"build": [], "sample": []}
-        self.counts = {"ok": 0, "suspect": 0, "skipped": 0, "failed": 0}
+        self.counts = {"ok": 0, "suspect": 0, "failed": 0, "reused": 0}
         self.progress = None
 
     def __enter__(self) -> "SweepProgress":
@@ -161,7 +162,7 @@ class SweepProgress:
         return False
 
     def _describe(self) -> str:
-        return "sweep ({ok} ok, {suspect} suspect, {skipped} skipped, {failed} failed)".format(**self.counts)
+        return "sweep ({ok} ok, {suspect} suspect, {failed} failed; {reused} reused)".format(**self.counts)
 
     def _eta(self) -> str:
         left = eta(self.remaining, self.seconds, self.workers)
@@ -174,14 +175,19 @@ class SweepProgress:
         self.progress.reset(self.current, description=f"  {label}", visible=True, eta="", count="")   # its clock too
         return follow(self.progress, self.current, f"  {label}")
 
-    def finished(self, kind: str, label: str, status: str, seconds: float, message: str = "") -> None:
+    def finished(self, kind: str, label: str, status: str, seconds: float, message: str = "",
+                 reused: bool = False) -> None:
+        """A job is done: ``status`` ok, suspect, failed or blocked; ``reused`` where its artifact came
+        from an earlier run (its time then says nothing of what is left)."""
         self.done += 1
         self.counts["failed" if status in ("failed", "blocked") else status] += 1
+        self.counts["reused"] += reused
         self.remaining[kind] -= 1
-        if status != "blocked":
+        if status != "blocked" and not reused:
             self.seconds[kind].append(seconds)
         reason = f": {message}" if message else ""
-        line = f"[{self.done}/{self.total}] {kind} {label}: {status} ({seconds:.1f}s){reason}"
+        when = "earlier run" if reused else f"{seconds:.1f}s"
+        line = f"[{self.done}/{self.total}] {kind} {label}: {status} ({when}){reason}"
         if self.progress:
             self.progress.update(self.overall, completed=self.done, description=self._describe(), eta=self._eta(),
                                  count=f"{self.done}/{self.total}")

@@ -209,6 +209,33 @@ def locked(directory: Path, enabled: bool = True) -> Iterator[None]:
         os.close(handle)
 
 
+def clear_stale_locks(root: Path) -> int:
+    """Remove the lock files under ``root`` that no process holds (left by a process killed with
+    SIGKILL, which cannot remove its own); returns how many. A held lock is left alone, and a
+    process about to lock a removed file locks a new one (see :func:`locked`)."""
+    removed = 0
+    for path in Path(root).rglob("*.lock") if Path(root).is_dir() else []:
+        try:
+            handle = os.open(path, os.O_RDWR)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(handle)                      # held by a live process
+            continue
+        try:
+            if os.fstat(handle).st_ino == os.stat(path).st_ino:
+                path.unlink()
+                removed += 1
+        except FileNotFoundError:
+            pass
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+            os.close(handle)
+    return removed
+
+
 def _acquire(path: Path) -> int:
     """An open descriptor of ``path`` holding its exclusive ``flock`` (blocks until free)."""
     while True:

@@ -22,6 +22,9 @@ LogDensityFn = Callable[[Array], Array]
 
 Dtype = Literal["float32", "float64"]
 
+#: the largest seed: JAX keys hold 32 bits of it (larger ones wrap around, or overflow)
+MAX_SEED = 2 ** 32 - 1
+
 
 def field_(default: Any, *, minimum: float | None = None, exclusive: bool = False,
            maximum: float | None = None, below: bool = False, choices: tuple | None = None, doc: str = "",
@@ -48,7 +51,7 @@ class RunSettings:
     diverged_hint: ClassVar[str] = "the chains diverged; try a smaller step_size"
 
     chains: int = field_(4, minimum=1, doc="independent chains (vmapped)")
-    seed: int = field_(0, minimum=0, doc="sampling seed (independent of the target seed)")
+    seed: int = field_(0, minimum=0, maximum=MAX_SEED, doc="sampling seed (independent of the target seed)")
     dtype: str = field_("float64", choices=("float32", "float64"), doc="precision of the draws")
     draws: int = field_(1000, minimum=1, doc="most kept draws per chain (fewer once target_rel_mcse is met)")
     target_rel_mcse: float = field_(0.02, minimum=0.0, doc="stop drawing once MCSE(λ̂) / λ̂ is at most this, with R-hat "

@@ -29,11 +29,12 @@ LOG_DIR = store.LOG_DIR
 class Outcome:
     kind: str            # "build" | "sample"
     label: str
-    status: str          # "ok" | "suspect" | "skipped" | "failed" | "blocked"
+    status: str          # "ok" | "suspect" | "failed" | "blocked"
     message: str = ""
     seconds: float = 0.0
     target_id: str = ""
     sampler_id: str = ""
+    reused: bool = False  # its artifact was finished by an earlier run: nothing was redone
 
 
 @dataclass
@@ -49,21 +50,24 @@ class Summary:
         return [o for o in self.outcomes if o.status in ("failed", "blocked")]
 
     def counts(self) -> dict:
-        keys = ("ok", "suspect", "skipped", "failed", "blocked")
-        return {k: sum(o.status == k for o in self.outcomes) for k in keys}
+        """Jobs by status (a reused job counts under its own status), and how many were reused."""
+        found = {k: sum(o.status == k for o in self.outcomes) for k in ("ok", "suspect", "failed", "blocked")}
+        return {**found, "reused": sum(o.reused for o in self.outcomes)}
 
     def table(self) -> str:
-        """The end-of-sweep summary for stdout."""
+        """The end-of-sweep summary for stdout: every job's status, also of those an earlier run did."""
         lines = [f"{'job':<8} {'what':<44} {'status':<8} {'seconds':>8}  reason"]
         for o in self.outcomes:
-            lines.append(f"{o.kind:<8} {o.label:<44} {o.status:<8} {o.seconds:>8.1f}  {o.message}")
+            when = "earlier" if o.reused else f"{o.seconds:.1f}"
+            lines.append(f"{o.kind:<8} {o.label:<44} {o.status:<8} {when:>8}  {o.message}")
         counts = self.counts()
-        lines.append(", ".join(f"{v} {k}" for k, v in counts.items()) +
+        lines.append(", ".join(f"{counts[k]} {k}" for k in ("ok", "suspect", "failed", "blocked")) +
+                     f" ({counts['reused']} reused from earlier runs)" +
                      (f"; {self.rows} rows -> {self.results}" if self.results else ""))
         if self.gallery:
             lines.append(f"gallery: {self.gallery / 'index.html'}")
         if self.retry:
-            lines.append(f"failed jobs only: {self.retry}  (rerun with --config {self.retry})")
+            lines.append(f"failed jobs: rerun the same command to retry them, or run only them with --config {self.retry}")
         return "\n".join(lines)
 
 
@@ -89,8 +93,7 @@ def build_job(document: dict, store_root: str, force: bool) -> Outcome:
         runtime.configure()
         _, built = targets.build(document, Path(store_root), force=force)
         _log_failure(f"build_{document['target_id']}", None)
-        return Outcome("build", label, "ok" if built else "skipped", seconds=timer(),
-                       target_id=document["target_id"])
+        return Outcome("build", label, "ok", seconds=timer(), target_id=document["target_id"], reused=not built)
     except Exception as err:  # noqa: BLE001 - isolate any failure to its own job (the build wrote error.json)
         message = f"{type(err).__name__}: {err}"
         _log_failure(f"build_{document['target_id']}", traceback.format_exc())
@@ -133,26 +136,32 @@ def outcome(target_id: str, result, seconds: float) -> Outcome:
         return Outcome("sample", label, "failed", f"{type(error).__name__}: {error}".splitlines()[0], seconds,
                        target_id, document["sampler_id"])
     _log_failure(log, None)
-    if not result.ran:
-        return Outcome("sample", label, "skipped", "", seconds, target_id, document["sampler_id"])
     warnings = store.read_json(result.folder / "analysis.json").get("warnings")
     return Outcome("sample", label, "suspect" if warnings else "ok", f"suspect: {warnings}" if warnings else "",
-                   seconds, target_id, document["sampler_id"])
+                   seconds, target_id, document["sampler_id"], reused=not result.ran)
 
 
 def _terminate(signum, frame):
     raise KeyboardInterrupt
 
 
-def write_retry(experiments, failed: list, config: Path) -> Path | None:
-    """``retry.yaml`` beside the config, holding only the targets and samplers of failed jobs.
+def retry_path(origin: Path) -> Path:
+    """Where the failed jobs of the sweep file ``origin`` are written: ``<stem>.retry.yaml`` beside it."""
+    return Path(origin).parent / f"{Path(origin).stem}.retry.yaml"
 
-    With no failed job, a ``retry.yaml`` an earlier run of this config wrote is removed.
+
+def write_retry(experiments, failed: list, config: Path) -> Path | None:
+    """``<stem>.retry.yaml`` beside the sweep file, holding only the targets and samplers of failed jobs.
+
+    It names the sweep it retries (``retry_of``), so that running it refreshes that sweep's whole
+    table. The failed jobs of a retry file are those of its original. With no failed job, a retry
+    file this sweep wrote earlier is removed (not the one being run).
     """
-    path = Path(config).parent / "retry.yaml"
+    origin = Path(config).parent / experiments.retry_of if experiments.retry_of else Path(config)
+    path = retry_path(origin)
+    header = f"# failed jobs of {origin}\n"
     if not failed:
-        if path.resolve() != Path(config).resolve() and path.is_file() and \
-                path.read_text().startswith(f"# failed jobs of {config}\n"):
+        if path.resolve() != Path(config).resolve() and path.is_file() and path.read_text().startswith(header):
             path.unlink()
         return None
     target_ids = {o.target_id for o in failed}
@@ -163,9 +172,8 @@ def write_retry(experiments, failed: list, config: Path) -> Path | None:
         samplers = [s.entry for s in experiments.samplers]
     raw = yaml.safe_load(Path(config).read_text())
     document = {k: raw[k] for k in ("store_root", "results", "jax_enable_x64", "presets_dir") if k in raw}
-    document.update(targets=targets, samplers=samplers)
-    store.write_bytes(path, ("# failed jobs of " + str(config) + "\n" +
-                             yaml.safe_dump(document, sort_keys=False)).encode())
+    document.update(retry_of=origin.name, targets=targets, samplers=samplers)
+    store.write_bytes(path, (header + yaml.safe_dump(document, sort_keys=False)).encode())
     return path
 
 
@@ -177,9 +185,14 @@ def run_local(config: Path, jobs: int = 1, force: bool = False, promote: bool = 
     ``batch`` runs by one compiled program (1: every run alone).
     """
     experiments = load(config)                       # config errors stop here, before any work
+    # a retry file's run refreshes the whole table of the sweep it retries
+    table_of = load(Path(config).parent / experiments.retry_of) if experiments.retry_of else experiments
     counts = write(experiments, plan_dir, batch)
     progress.log(describe(counts))
     store_root = experiments.store_root
+    progress.log(f"store {store_root.resolve()}, results {table_of.results.resolve()}, logs {LOG_DIR.resolve()} "
+                 "(outputs are relative to this folder; data files and presets to the sweep file's)")
+    store.clear_stale_locks(store_root)
     summary = Summary()
     previous = signal.signal(signal.SIGTERM, _terminate)
     try:
@@ -195,14 +208,14 @@ def run_local(config: Path, jobs: int = 1, force: bool = False, promote: bool = 
         signal.signal(signal.SIGTERM, previous)
     from lambda_hat.collect import collect
 
-    table = collect(store_root, experiments.results, plan={"jobs": jobs_of(experiments)})
-    summary.results, summary.rows = experiments.results, len(table)
+    table = collect(store_root, table_of.results, plan={"jobs": jobs_of(table_of)})
+    summary.results, summary.rows = table_of.results, len(table)
     summary.retry = write_retry(experiments, summary.failed, config)
     if promote:
         from lambda_hat.report.gallery import promote as write_gallery
 
-        summary.gallery = store.gallery_dir(experiments.results)
-        write_gallery(store_root, experiments.results, summary.gallery)
+        summary.gallery = store.gallery_dir(table_of.results)
+        write_gallery(store_root, table_of.results, summary.gallery)
     return summary
 
 
@@ -213,7 +226,7 @@ def blocked(target, sampler) -> Outcome:
 
 def _record(summary: Summary, bars: progress.SweepProgress, outcome: Outcome) -> Outcome:
     summary.outcomes.append(outcome)
-    bars.finished(outcome.kind, outcome.label, outcome.status, outcome.seconds, outcome.message)
+    bars.finished(outcome.kind, outcome.label, outcome.status, outcome.seconds, outcome.message, outcome.reused)
     return outcome
 
 

@@ -34,7 +34,12 @@ def plan(config, tmp_path):
     ("[{ model: small, data: small, colour: red }]", "targets[0].colour: unknown key"),
     ("[{ model: small, data: small, overrides: { modle: { depth: 2 } } }]",
      "targets[0].overrides.modle: unknown key; did you mean 'model'?"),
-    ("[{ model: small, data: small, seed: -3 }]", "targets[0].seed: expected a non-negative integer"),
+    ("[{ model: small, data: small, seed: -3 }]", "targets[0].seed: expected an integer from 0 to 4294967295"),
+    # JAX keys hold 32 bits of a seed: a larger one would wrap around (or overflow at build)
+    ("[{ model: small, data: small, seed: 1180591620717411303424 }]",
+     "targets[0].seed: expected an integer from 0 to 4294967295, got 1180591620717411303424"),
+    ("[{ model: '../../evil/sneaky', data: small }]",
+     "targets[0].model: '../../evil/sneaky' is not a preset name (letters, digits, '_', '-' and '.'; no folders)"),
     ("[{ model: small, data: small, overrides: { model: { activation: swish } } }]",
      "targets[0].overrides.model.activation: 'swish' is not one of relu, tanh, gelu, identity"),
     ("[]", "targets: expected a non-empty list"),
@@ -65,6 +70,9 @@ def test_bad_targets(targets, message, write_yaml, tmp_path):
      "samplers[0].overrides: L and step_size: set both (no tuning) or neither (both tuned); the tuner would ignore step_size"),
     ("[{ name: hmc }, { name: sgld, overrides: { batch_size: 5000 } }]",
      "samplers[1].overrides.batch_size: 5000 is larger than n = 100 of targets[0] (use 0 for full batch)"),
+    ("[{ name: hmc, overrides: { seed: 9223372036854775807 } }]",
+     "samplers[0].overrides.seed: must be <= 4294967295, got 9223372036854775807"),
+    ("[{ name: '../../evil/sneaky' }]", "samplers[0].name: '../../evil/sneaky' is not a preset name"),
     ("[]", "samplers: expected a non-empty list"),
 ])
 def test_bad_samplers(samplers, message, write_yaml, tmp_path):
@@ -79,6 +87,33 @@ def test_every_problem_is_reported_once(write_yaml, tmp_path):
                                 "samplers: [{ name: hmc, overrides: { draws: -1 } }]\n"), tmp_path)
     lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(lines) == 3
+
+
+def test_a_preset_name_never_reaches_outside_the_presets_folders(write_yaml, tmp_path):
+    (tmp_path / "evil").mkdir()
+    (tmp_path / "evil" / "sneaky.yaml").write_text("algorithm: hmc\ndraws: 5\n")
+    config = write_yaml("targets: [{ model: small, data: small }]\nsamplers: [{ name: ../evil/sneaky }]\n",
+                        "config/experiments.yaml")
+    result, out = plan(config, tmp_path)
+    assert result.exit_code == 1 and "is not a preset name" in result.stderr and not out.exists()
+
+
+@pytest.mark.parametrize("depth", [5, 8])
+def test_an_alias_bomb_is_refused_at_once_in_one_short_line(depth, write_yaml, tmp_path):
+    """Nested aliases expand to 9**depth values: refused before anything reads them, in one line."""
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, depth)]
+    text = "\n".join(lines) + f"\ntargets: [{{ model: small, data: small, seed: *a{depth - 1} }}]\n" + GOOD_SAMPLERS
+    result, out = plan(write_yaml(text), tmp_path)
+    assert result.exit_code == 1 and not out.exists()
+    assert "expands to more than 100,000 values" in result.stderr and len(result.stderr) < 300
+
+
+def test_a_long_bad_value_is_shown_short(write_yaml, tmp_path):
+    values = ", ".join(["[1, 2, 3, 4, 5, 6, 7, 8]"] * 200)
+    result, _ = plan(write_yaml(f"targets: [{{ model: small, data: small, seed: [{values}] }}]\n" + GOOD_SAMPLERS), tmp_path)
+    [line] = [line for line in result.stderr.splitlines() if "seed" in line]
+    assert len(line) < 200 and "..." in line
 
 
 def test_yaml_syntax_error_names_the_line(write_yaml, tmp_path):
@@ -133,6 +168,9 @@ def test_presets_command_lists_keys():
     assert "model presets: base, dln, large, small, tiny, wide" in result.stdout
     assert "activation" in result.stdout
     assert runner.invoke(app, ["presets", "colour"]).exit_code == 1
+    # every section a target entry takes has its keys listed, the training section too (docs/sweeps.md)
+    training = runner.invoke(app, ["presets", "training"])
+    assert training.exit_code == 0 and "keys of training:" in training.stdout and "early_stop" in training.stdout
 
 
 def test_a_missing_gpu_is_one_line_before_anything_runs(tmp_path):

@@ -46,14 +46,15 @@ def sweep(tmp_path, monkeypatch):
 
 
 def counts(stdout: str) -> dict:
-    """The summary line's counts: ``{"ok": 2, "suspect": 4, "skipped": 0, ...}``."""
-    line = next(line for line in stdout.splitlines() if " skipped, " in line)
-    return {word: int(number) for number, word in re.findall(r"(\d+) (\w+)", line.split(";")[0])}
+    """The summary line's counts: ``{"ok": 2, "suspect": 4, "failed": 0, "blocked": 0, "reused": 6}``."""
+    line = next(line for line in stdout.splitlines() if " reused from earlier runs)" in line)
+    found = {word: int(number) for number, word in re.findall(r"(\d+) (\w+)", line.split(";")[0])}
+    return {key: found[key] for key in ("ok", "suspect", "failed", "blocked", "reused")}
 
 
 def finished(stdout: str) -> int:
-    """Jobs that ran and gave an estimate (ok or suspect)."""
-    return counts(stdout)["ok"] + counts(stdout)["suspect"]
+    """Jobs that ran now and gave an estimate (ok or suspect), builds included."""
+    return counts(stdout)["ok"] + counts(stdout)["suspect"] - counts(stdout)["reused"]
 
 
 def artifact_times(root: Path) -> dict:
@@ -84,7 +85,12 @@ def test_sweep_resume_and_table(sweep, tmp_path):
     before = artifact_times(tmp_path / "runs")
     again, _ = sweep(SWEEP)
     assert again.exit_code == 0
-    assert counts(again.stdout) == {"ok": 0, "suspect": 0, "skipped": 8, "failed": 0, "blocked": 0}
+    # ... and still says which jobs are ok and which suspect (and why)
+    first = counts(result.stdout)
+    assert counts(again.stdout) == {**first, "reused": 8}
+    for row in table[table["status"] == "suspect"].itertuples():
+        [line] = [line for line in again.stdout.splitlines() if f"{row.target_id} × {row.sampler} " in line]
+        assert " suspect " in line and " earlier " in line and row.warnings in line
     assert artifact_times(tmp_path / "runs") == before
     pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "results" / "llc_runs.parquet"), table)
 
@@ -105,7 +111,7 @@ def test_adding_a_sampler_runs_only_the_new_jobs(sweep):
     assert sweep(first)[0].exit_code == 0
     result, _ = sweep({**SWEEP, "samplers": SWEEP["samplers"][:2]})
     assert result.exit_code == 0
-    assert finished(result.stdout) == 2 and counts(result.stdout)["skipped"] == 4
+    assert finished(result.stdout) == 2 and counts(result.stdout)["reused"] == 4
 
 
 def test_a_diverging_sampler_fails_alone(sweep, tmp_path):
@@ -122,12 +128,18 @@ def test_a_diverging_sampler_fails_alone(sweep, tmp_path):
     errors = list((tmp_path / "runs").rglob("error.json"))
     assert len(errors) == 2
     assert len(list((tmp_path / "logs").glob("sample_*.log"))) == 2
-    retry = yaml.safe_load((path.parent / "retry.yaml").read_text())
-    assert retry["samplers"] == [DIVERGING]
+    retry = yaml.safe_load((path.parent / "experiments.retry.yaml").read_text())
+    assert retry["samplers"] == [DIVERGING] and retry["retry_of"] == "experiments.yaml"
     assert len(retry["targets"]) == 2
     # the retry file plans exactly the failed jobs
-    plan = runner.invoke(app, ["plan", "--config", str(path.parent / "retry.yaml"), "--out", str(tmp_path / "p")])
+    plan = runner.invoke(app, ["plan", "--config", str(path.parent / "experiments.retry.yaml"), "--out", str(tmp_path / "p")])
     assert "2 targets × 1 samplers = 2 sampling jobs" in plan.stdout
+    # running it, as the closing message offers, keeps every row of the sweep's table
+    again = runner.invoke(app, ["workflow", "llc", "--local", "--config", str(path.parent / "experiments.retry.yaml")])
+    assert again.exit_code == 1 and "--config" in result.stdout and "experiments.retry.yaml" in result.stdout
+    kept = pd.read_parquet(tmp_path / "results" / "llc_runs.parquet")
+    pd.testing.assert_frame_equal(kept.drop(columns=["created_at"]), table.drop(columns=["created_at"]))
+    assert not (path.parent / "experiments.retry.retry.yaml").exists()
 
 
 def test_a_failed_build_blocks_only_its_own_jobs(sweep, tmp_path):
@@ -181,7 +193,7 @@ def test_interrupted_run_resumes_to_the_same_table(tmp_path):
     assert not list((tmp_path / "a" / "runs").rglob("*.tmp"))
     resumed = subprocess.run(command, cwd=tmp_path / "a", env=env, capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr
-    assert "skipped" in resumed.stdout
+    assert counts(resumed.stdout)["reused"] > 0
     straight = subprocess.run(command, cwd=tmp_path / "b", env=env, capture_output=True, text=True)
     assert straight.returncode == 0
     drop = ["walltime_sec", "created_at"]
@@ -203,12 +215,12 @@ def test_a_successful_retry_leaves_nothing_of_the_failure(sweep, tmp_path, monke
     config = {**SWEEP, "targets": SWEEP["targets"][:1], "samplers": SWEEP["samplers"][:2]}
     monkeypatch.setattr(sampling, "estimate_batch", flaky)
     result, path = sweep(config)
-    assert result.exit_code == 1 and (path.parent / "retry.yaml").is_file()
+    assert result.exit_code == 1 and (path.parent / "experiments.retry.yaml").is_file()
     assert list((tmp_path / "logs").glob("sample_*.log")) and list((tmp_path / "runs").rglob("error.json"))
     monkeypatch.setattr(sampling, "estimate_batch", real)
     result, _ = sweep(config)
     assert result.exit_code == 0, result.output
-    assert not (path.parent / "retry.yaml").exists()
+    assert not (path.parent / "experiments.retry.yaml").exists()
     assert not list((tmp_path / "logs").glob("*.log")) and not list((tmp_path / "runs").rglob("error.json"))
     assert (pd.read_parquet(tmp_path / "results" / "llc_runs.parquet")["status"] != "failed").all()
 
@@ -254,3 +266,43 @@ def test_interrupting_parallel_workers_stops_them_all(tmp_path, how):
     assert not list((tmp_path / "runs").rglob("*.tmp"))
     resumed = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert resumed.returncode == 0, resumed.stderr
+    assert not list((tmp_path / "runs").rglob("*.lock"))        # none left behind, even by a SIGKILL
+
+
+def test_two_sweeps_in_one_folder_keep_their_own_retry_files(sweep, tmp_path):
+    first = {**SWEEP, "targets": SWEEP["targets"][:1], "samplers": [DIVERGING]}
+    result, path = sweep(first)
+    assert result.exit_code == 1
+    other = path.parent / "other.yaml"
+    other.write_text(yaml.safe_dump({**first, "results": "results/other.parquet",
+                                     "samplers": [{**DIVERGING, "overrides": {**DIVERGING["overrides"], "draws": 31}}]}))
+    assert runner.invoke(app, ["workflow", "llc", "--local", "--config", str(other)]).exit_code == 1
+    mine, theirs = (yaml.safe_load((path.parent / name).read_text())
+                    for name in ("experiments.retry.yaml", "other.retry.yaml"))
+    assert mine["retry_of"] == "experiments.yaml" and theirs["retry_of"] == "other.yaml"
+    assert mine["samplers"] != theirs["samplers"]
+
+
+def test_a_stale_lock_file_is_cleared(sweep, tmp_path):
+    """A lock file no process holds (its holder was killed with SIGKILL) is removed by the next sweep;
+    a held one is left alone."""
+    import fcntl
+
+    small = {**SWEEP, "targets": SWEEP["targets"][:1], "samplers": SWEEP["samplers"][:1]}
+    assert sweep(small)[0].exit_code == 0
+    target = next((tmp_path / "runs" / "targets").glob("tgt_*"))
+    stale, held = Path(f"{target}.lock"), target / "run_held.lock"
+    stale.touch()
+    held.touch()
+    with open(held) as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        result, _ = sweep(small)
+        assert held.exists()
+    assert result.exit_code == 0 and not stale.exists()
+
+
+def test_outputs_follow_the_working_folder_and_the_run_says_where(sweep, tmp_path):
+    result, _ = sweep({**SWEEP, "targets": SWEEP["targets"][:1], "samplers": SWEEP["samplers"][:1]})
+    assert result.exit_code == 0
+    assert f"store {tmp_path / 'runs'}, results {tmp_path / 'results' / 'llc_runs.parquet'}, logs {tmp_path / 'logs'}" \
+        in result.stderr

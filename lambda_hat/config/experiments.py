@@ -9,12 +9,13 @@ from pathlib import Path
 from lambda_hat import ids, store
 from lambda_hat.config import presets
 from lambda_hat.spec import SECTIONS
-from lambda_hat.config.validate import build, unknown_keys
+from lambda_hat.config.validate import build, shown, unknown_keys
 from lambda_hat.data import file_digest, load_npz
 from lambda_hat.errors import ConfigError, DataError
 from lambda_hat.samplers import SAMPLERS
+from lambda_hat.types import MAX_SEED
 
-TOP_KEYS = ["store_root", "results", "jax_enable_x64", "targets", "samplers", "presets_dir"]
+TOP_KEYS = ["store_root", "results", "jax_enable_x64", "targets", "samplers", "presets_dir", "retry_of"]
 TARGET_KEYS = ["model", "data", "teacher", "training", "seed", "overrides"]
 DEFAULT_PRESET = {"teacher": "_null", "training": None}
 
@@ -46,6 +47,8 @@ class Experiments:
     text: str
     #: the run-level paths the sweep file itself sets (``store_root``, ``results``), not defaulted
     paths_given: tuple = ()
+    #: for a retry file (``<stem>.retry.yaml``): the sweep file, beside it, whose failed jobs it holds
+    retry_of: str | None = None
 
 
 def deep_merge(base: dict, update: dict) -> dict:
@@ -96,9 +99,9 @@ def section_mapping(kind: str, value, path: str, user_dir: Path | None) -> tuple
         if name is None:
             return "custom", inline
         if not isinstance(name, str):
-            raise ConfigError([f"{path}.preset: expected a preset name, got {name!r}"])
+            raise ConfigError([f"{path}.preset: expected a preset name, got {shown(name)}"])
         return name, merge_section(kind, presets.load(kind, name, path, user_dir), inline, path)
-    raise ConfigError([f"{path}: expected a preset name or a mapping, got {value!r}"])
+    raise ConfigError([f"{path}: expected a preset name or a mapping, got {shown(value)}"])
 
 
 def resolve_target(entry, index: int, x64: bool, base_dir: Path, user_dir: Path | None) -> TargetPlan:
@@ -113,8 +116,8 @@ def resolve_target(entry, index: int, x64: bool, base_dir: Path, user_dir: Path 
         overrides = {}
     problems += unknown_keys(overrides, list(SECTIONS), f"{path}.overrides")
     seed = entry.get("seed", 0)
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        problems.append(f"{path}.seed: expected a non-negative integer, got {seed!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        problems.append(f"{path}.seed: expected an integer from 0 to {MAX_SEED}, got {shown(seed)}")
     labels, sections = {}, {}
     for kind, cls in SECTIONS.items():
         try:
@@ -209,7 +212,7 @@ def load(path: str | Path) -> Experiments:
     user_dir = base_dir / raw.get("presets_dir", "presets")
     x64 = raw.get("jax_enable_x64", True)
     if not isinstance(x64, bool):
-        problems.append(f"jax_enable_x64: expected true or false, got {x64!r}")
+        problems.append(f"jax_enable_x64: expected true or false, got {shown(x64)}")
     targets, samplers = [], []
     for key, resolve, out in (("targets", lambda e, i: resolve_target(e, i, x64, base_dir, user_dir), targets),
                               ("samplers", lambda e, i: resolve_sampler(e, i, user_dir), samplers)):
@@ -223,15 +226,18 @@ def load(path: str | Path) -> Experiments:
             except ConfigError as err:
                 problems += err.problems
     problems += batch_problems(raw, targets, samplers)
-    for key in ("store_root", "results"):
+    for key in ("store_root", "results", "retry_of"):
         if key in raw and not isinstance(raw[key], str):
-            problems.append(f"{key}: expected a path, got {raw[key]!r}")
+            problems.append(f"{key}: expected a path, got {shown(raw[key])}")
+    if isinstance(raw.get("retry_of"), str) and not (base_dir / raw["retry_of"]).is_file():
+        problems.append(f"retry_of: {base_dir / raw['retry_of']}: the sweep file this retries is not there")
     if problems:
         raise ConfigError(problems)
     return Experiments(path=path, store_root=Path(raw.get("store_root", store.STORE_ROOT)),
                        results=Path(raw.get("results", store.RESULTS)), x64=x64,
                        targets=unique(targets, "target_id"), samplers=unique(samplers, "sampler_id"),
-                       text=path.read_text(), paths_given=tuple(k for k in ("store_root", "results") if k in raw))
+                       text=path.read_text(), paths_given=tuple(k for k in ("store_root", "results") if k in raw),
+                       retry_of=raw.get("retry_of"))
 
 
 def batch_problems(raw: dict, targets: list, samplers: list) -> list[str]:

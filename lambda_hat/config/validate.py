@@ -5,9 +5,20 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import math
+import reprlib
 from typing import Any
 
 from lambda_hat.types import HOST_FIELDS
+
+
+_SHORT = reprlib.Repr()
+_SHORT.maxlevel, _SHORT.maxlist, _SHORT.maxdict, _SHORT.maxstring, _SHORT.maxother = 2, 4, 4, 40, 40
+
+
+def shown(value: Any) -> str:
+    """A short ``repr`` of a value for a message: nested or long values are cut (a YAML alias bomb
+    expands to billions of items; its message stays one short line)."""
+    return _SHORT.repr(value)
 
 
 def suggest(key: str, valid: list[str]) -> str:
@@ -42,23 +53,25 @@ def _number(value: Any) -> float | None:
 def coerce(kind: str, value: Any) -> tuple[Any, str | None]:
     """Coerce ``value`` to the field type named ``kind``; return ``(value, problem)``."""
     if kind == "bool":
-        return (value, None) if isinstance(value, bool) else (None, f"expected true or false, got {value!r}")
+        return (value, None) if isinstance(value, bool) else (None, f"expected true or false, got {shown(value)}")
     if kind == "str":
-        return (value, None) if isinstance(value, str) else (None, f"expected a string, got {value!r}")
+        return (value, None) if isinstance(value, str) else (None, f"expected a string, got {shown(value)}")
     if kind == "int":
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value, None                      # exact, however large (a float would round it)
         number = _number(value)
         if number is None or not number.is_integer():
-            return None, f"expected an integer, got {value!r}"
+            return None, f"expected an integer, got {shown(value)}"
         return int(number), None
     if kind == "float":
         number = _number(value)
-        return (number, None) if number is not None else (None, f"expected a number, got {value!r}")
+        return (number, None) if number is not None else (None, f"expected a number, got {shown(value)}")
     if kind == "list":
         if not isinstance(value, list):
-            return None, f"expected a list of positive integers, got {value!r}"
+            return None, f"expected a list of positive integers, got {shown(value)}"
         items = [coerce("int", item)[0] for item in value]
         if any(item is None or item < 1 for item in items):
-            return None, f"expected a list of positive integers, got {value!r}"
+            return None, f"expected a list of positive integers, got {shown(value)}"
         return items, None
     raise TypeError(f"unsupported field type {kind}")
 
@@ -76,16 +89,21 @@ def check_field(field: dataclasses.Field, value: Any) -> tuple[Any, str | None]:
     meta = field.metadata
     if meta.get("choices") and value not in meta["choices"]:
         options = ", ".join(meta["choices"])
-        return None, f"{value!r} is not one of {options}{suggest(str(value), list(meta['choices']))}"
+        return None, f"{shown(value)} is not one of {options}{suggest(str(value), list(meta['choices']))}"
     minimum = meta.get("minimum")
     if minimum is not None and (value < minimum or (meta.get("exclusive") and value == minimum)):
-        bound = f"> {minimum:g}" if meta.get("exclusive") else f">= {minimum:g}"
-        return None, f"must be {bound}, got {value!r}"
+        bound = f"> {number_text(minimum)}" if meta.get("exclusive") else f">= {number_text(minimum)}"
+        return None, f"must be {bound}, got {shown(value)}"
     maximum = meta.get("maximum")
     if maximum is not None and (value > maximum or (meta.get("below") and value == maximum)):
-        bound = f"< {maximum:g}" if meta.get("below") else f"<= {maximum:g}"
-        return None, f"must be {bound}, got {value!r}"
+        bound = f"< {number_text(maximum)}" if meta.get("below") else f"<= {number_text(maximum)}"
+        return None, f"must be {bound}, got {shown(value)}"
     return value, None
+
+
+def number_text(bound: float) -> str:
+    """A bound as a user wrote it: integers in full (a seed's 4294967295), others short (1e-06)."""
+    return str(int(bound)) if float(bound).is_integer() and abs(bound) < 1e15 else f"{bound:g}"
 
 
 def field_names(cls: type) -> list[str]:

@@ -49,6 +49,10 @@ def adapted(kernel_factory, problem: Problem, settings, grad_evals_per_step, jit
         step_size = auto(settings.step_size, lambda: 0.5 / jnp.sqrt(max_curvature(problem.logdensity, position)))
         # explicit dtypes: with float64 enabled, blackjax's default mass matrix would upcast float32 chains
         mass = jnp.ones_like(position) if settings.diagonal_mass else jnp.eye(position.size, dtype=position.dtype)
+        if not settings.warmup:          # no adaptation: the initial step size and a unit mass matrix
+            params = {"step_size": jnp.asarray(step_size, position.dtype), "inverse_mass_matrix": mass}
+            return (kernel_factory.init(position, problem.logdensity), params,
+                    Warmup(jnp.int32(0), jnp.zeros((0,), position.dtype)))
         adaptation = blackjax.window_adaptation(
             kernel_factory, problem.logdensity, is_mass_matrix_diagonal=settings.diagonal_mass,
             initial_inverse_mass_matrix=mass, initial_step_size=jnp.asarray(step_size, position.dtype),

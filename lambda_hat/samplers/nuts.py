@@ -14,7 +14,7 @@ __all__ = ["Settings", "Info", "Warmup", "build", "summarize"]
 
 @dataclass(frozen=True)
 class Settings(RunSettings):
-    warmup: int = field_(500, minimum=0, doc="window adaptation steps of step size and mass matrix, discarded")
+    warmup: int = field_(500, minimum=0, doc="window adaptation steps of step size and mass matrix, discarded (0: none, the initial step and a unit mass)")
     target_acceptance: float = field_(0.8, minimum=0.0, exclusive=True, maximum=1.0, below=True,
                                       doc="adaptation target, in (0, 1)", batch=True)
     max_tree_depth: int = field_(6, minimum=1, maximum=12, doc="at most 2**depth leapfrog steps per draw")

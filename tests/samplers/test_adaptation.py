@@ -26,3 +26,15 @@ def test_draws_have_the_posteriors_spread_and_a_summary(module):
     assert summary["target_acceptance"] == 0.8 and 0.6 < summary["acceptance_rate"] < 0.97
     assert summary["divergences"] == 0 and summary["divergent_fraction"] == 0.0
     assert 0 < summary["step_size"] < 1.0        # below the widest scale, tuned to the narrowest
+
+
+@pytest.mark.parametrize("module", [hmc, nuts], ids=["hmc", "nuts"])
+def test_no_warmup_draws_with_the_initial_step_and_a_unit_mass(module):
+    """warmup: 0 skips the adaptation (blackjax's window adaptation fails on zero steps): the chain
+    draws with the step it starts from, here one given, and the posterior is still drawn right."""
+    settings = module.Settings(warmup=0, draws=1500, step_size=0.05, dtype="float32")
+    algorithm = module.build(settings, gaussian_problem(SCALES))
+    positions, info, warmup = one_chain(algorithm, jnp.zeros(3, jnp.float32), 1500)
+    assert int(np.sum(warmup["grad_evals"])) == 0 and warmup["acceptance_rate"].size == 0
+    np.testing.assert_allclose(info["step_size"][0].mean(), 0.05, rtol=0.25)        # jitter (hmc) averages out
+    np.testing.assert_allclose(np.std(positions, axis=0), SCALES, rtol=0.25)
