@@ -86,7 +86,7 @@ def main() -> None:
     nf_wall = timed(nextflow, work / "nf", env)
 
     outdir = work / "nf" / "results"
-    with open(outdir / "pipeline_info" / "trace.txt", newline="") as handle:
+    with open(sorted((outdir / "pipeline_info").glob("execution_trace_*.txt"))[-1], newline="") as handle:
         tasks = list(csv.DictReader(handle, delimiter="\t"))
     print(f"{'task':<60} {'realtime s':>10} {'own work s':>10} {'start-up s':>10}")
     startups, task_time = [], 0.0

@@ -149,14 +149,17 @@ def collect(runs: Optional[list[Path]] = typer.Argument(None, help="run folders 
             built: Optional[str] = typer.Option(None, help="with --plan: comma-separated IDs of the targets that were built "
                                                            "(default: those finished in the store)"),
             missing: Optional[str] = typer.Option(None, help="with --plan: the reason recorded for a job of a built "
-                                                             "target that left no run folder")) -> None:
+                                                             "target that left no run folder"),
+            counts: Optional[Path] = typer.Option(None, help="also write the rows' counts by status here (JSON)")) -> None:
     """Aggregate runs into one parquet table (a sweep's jobs with --plan, else every run found)."""
-    from lambda_hat.collect import NO_RECORD, collect as collect_runs
-    from lambda_hat.store import read_json
+    from lambda_hat.collect import NO_RECORD, collect as collect_runs, status_counts
+    from lambda_hat.store import read_json, write_json
 
     document = read_json(plan) if plan is not None else None
     targets = None if built is None else {t for t in built.split(",") if t}
     table = collect_runs(store, out, runs, document, targets, missing or NO_RECORD)
+    if counts is not None:
+        write_json(counts, status_counts(table))
     counts = table["status"].value_counts()
     noted = ", ".join(f"{counts[s]} {s}" for s in ("suspect", "failed") if counts.get(s))
     typer.echo(f"{len(table)} rows -> {out}" + (f" ({noted})" if noted else ""))

@@ -120,6 +120,11 @@ def frame(rows: list[dict]) -> pd.DataFrame:
     return table.sort_values(["target_id", "sampler", "run_id"], kind="stable").reset_index(drop=True)
 
 
+def status_counts(table: pd.DataFrame) -> dict[str, int]:
+    """Rows by status: ``{"ok": n, "suspect": n, "failed": n}`` (what the pipeline's exit status follows)."""
+    return {status: int((table["status"] == status).sum()) for status in ("ok", "suspect", "failed")}
+
+
 def built_targets(store_root: Path, target_ids) -> set[str]:
     """The targets of ``target_ids`` whose build finished in the store."""
     return {t for t in target_ids if (store.target_dir(store_root, t) / "meta.json").is_file()}

@@ -18,6 +18,7 @@ import numpy as np
 from lambda_hat import __version__, health, ids, models, posterior, store
 from lambda_hat.diagnostics import ess, r_hat, standard_error, summary
 from lambda_hat.errors import SamplerFailure
+from lambda_hat.provenance import code_version
 from lambda_hat.runner import CACHE_SIZE, run_chains
 from lambda_hat.samplers import SAMPLERS, batched, batches, program
 from lambda_hat.spec import DataSpec, ModelSpec, sections
@@ -256,7 +257,7 @@ def _run_batch(meta: dict, params: dict, arrays: dict, plans: list[dict], folder
         analysis = {"target_id": meta["target_id"], "run_id": record["run_id"], "sampler": record["sampler"],
                     "algorithm": record["algorithm"], **fields,
                     "model": labels.get("model"), "data": labels.get("data"), "teacher": labels.get("teacher"),
-                    "seed": meta["spec"]["seed"], "lambda_hat_version": __version__,
+                    "seed": meta["spec"]["seed"], "lambda_hat_version": __version__, "code_version": code_version(),
                     "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
         analysis["status"], analysis["warnings"] = health.verdict(analysis)
         store.write_json(folder / "analysis.json", analysis)

@@ -23,6 +23,7 @@ import logging
 import math
 import os
 import tempfile
+import time
 import traceback
 import zipfile
 from contextlib import contextmanager
@@ -154,9 +155,11 @@ def read_target(folder: Path) -> tuple[dict, dict, dict]:
 
 def write_error(folder: Path, record: dict, error: BaseException) -> None:
     """A failed stage's ``error.json`` in its artifact folder: ``record`` (what was attempted), the
-    error as one line (``error``) and its ``traceback``."""
+    error as one line (``error``), its ``traceback`` and when it happened (``created_at``: two
+    failures of one job are two records, which the pipeline's -resume tells apart)."""
     write_json(Path(folder) / "error.json", {**record, "error": f"{type(error).__name__}: {error}",
-                                             "traceback": "".join(traceback.format_exception(error))})
+                                             "traceback": "".join(traceback.format_exception(error)),
+                                             "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
 
 
 def finished(marker: Path, *others: Path, required: tuple[str, ...] = ()) -> bool:

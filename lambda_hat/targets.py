@@ -17,6 +17,7 @@ from lambda_hat import store
 from lambda_hat.errors import TrainingDiverged
 from lambda_hat.spec import sections
 from lambda_hat.posterior import make_loss, minibatch
+from lambda_hat.provenance import code_version
 from lambda_hat.truth import known_coefficient
 
 
@@ -152,5 +153,6 @@ def _build(folder: Path, plan: dict, data_file: Path | None, log) -> None:
         "walltime_sec": time.perf_counter() - started,
         "versions": {"lambda_hat": __version__, "jax": jax.__version__, "optax": optax.__version__,
                      "numpy": np.__version__},
+        "code_version": code_version(),
     }
     store.write_json(folder / "meta.json", meta)

@@ -40,8 +40,10 @@ class Run:
     outdir: Path
 
     def trace(self) -> list[dict]:
-        """The rows of ``pipeline_info/trace.txt`` (name, status, native_id, hash, ...)."""
-        with open(self.outdir / "pipeline_info" / "trace.txt", newline="") as handle:
+        """The rows of this run's ``pipeline_info/execution_trace_<start time>.txt`` (the newest one):
+        name, status, exit, native_id, hash, workdir, ..."""
+        traces = sorted((self.outdir / "pipeline_info").glob("execution_trace_*.txt"))
+        with open(traces[-1], newline="") as handle:
             return list(csv.DictReader(handle, delimiter="\t"))
 
     def statuses(self, process: str) -> list[str]:
@@ -62,6 +64,29 @@ def nextflow_bin():
     return command
 
 
+def run_nextflow(nextflow_bin, launch: Path, *args: str, timeout: float = 900) -> Run:
+    """``nextflow run main.nf ARGS`` in ``launch``, sharing the test session's JAX compilation cache
+    and publishing to ``<launch>/results``."""
+    launch.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "NXF_ANSI_LOG": "false", "JAX_PLATFORMS": "cpu"}
+    command = [*nextflow_bin, "run", str(ROOT / "main.nf"), *args,
+               "--compilation_cache", str(CACHE), "--outdir", "results"]
+    result = subprocess.run(command, cwd=launch, env=env, capture_output=True, text=True, timeout=timeout)
+    return Run(result.returncode, result.stdout + result.stderr, launch, launch / "results")
+
+
+@pytest.fixture(scope="session")
+def test_profile_run(nextflow_bin):
+    """One run of the pipeline's own test sweep, ``-profile test,local --promote``, shared by the
+    tests that compare with it or build on it (the local runner's numbers, a stub run after a real
+    one, the same sweep in Docker)."""
+    launch = Path(tempfile.mkdtemp(prefix="lambda-hat-test-profile-"))
+    try:
+        yield run_nextflow(nextflow_bin, launch, "-profile", "test,local", "--promote")
+    finally:
+        shutil.rmtree(launch, ignore_errors=True)
+
+
 @pytest.fixture
 def nextflow(nextflow_bin, tmp_path):
     """``nextflow(*args, launch=tmp_path) -> Run``: ``nextflow run main.nf ARGS`` in a launch folder.
@@ -70,12 +95,7 @@ def nextflow(nextflow_bin, tmp_path):
     """
 
     def run(*args: str, launch: Path = tmp_path, timeout: float = 900) -> Run:
-        launch.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, "NXF_ANSI_LOG": "false", "JAX_PLATFORMS": "cpu"}
-        command = [*nextflow_bin, "run", str(ROOT / "main.nf"), *args,
-                   "--compilation_cache", str(CACHE), "--outdir", "results"]
-        result = subprocess.run(command, cwd=launch, env=env, capture_output=True, text=True, timeout=timeout)
-        return Run(result.returncode, result.stdout + result.stderr, launch, launch / "results")
+        return run_nextflow(nextflow_bin, launch, *args, timeout=timeout)
 
     return run
 

@@ -66,6 +66,7 @@ parser.compiler().getSources().values().each { SourceUnit source ->
                 case PropertyExpression:
                     def owner = e.objectExpression
                     if( e.propertyAsString == 'out' && owner instanceof VariableExpression && callable.containsKey(owner.name) ) return true
+                    if( owner instanceof VariableExpression && channels.contains(owner.name) ) return true   // a branch's output
                     return owner instanceof PropertyExpression && owner.propertyAsString == 'out' && isChannel(owner)
                 default: return false
             }

@@ -46,7 +46,7 @@ def wrapper_options(argv: list[str]) -> tuple[dict, list[str]]:
     """``(options of bin/lambda-hat-task, the lambda-hat arguments after them)``."""
     assert argv[0] == "lambda-hat-task", "scripts go through bin/lambda-hat-task"
     options, rest = {}, argv[1:]
-    while rest and rest[0] in ("--cpus", "--platform", "--code", "--process"):
+    while rest and rest[0] in ("--cpus", "--platform", "--code", "--process", "--record-failure", "--runs"):
         options[rest[0]], rest = rest[1], rest[2:]
     return options, rest
 

@@ -40,7 +40,7 @@ def test_the_build_context_is_only_what_the_images_need(cpu_image):
     assert size < 10, f"build context of {size:.1f} MB"         # a venv or a work folder would be GBs
 
 
-def test_docker_profile_as_another_user_gives_the_local_numbers(cpu_image, nextflow_as, nextflow, tmp_path):
+def test_docker_profile_as_another_user_gives_the_local_numbers(cpu_image, nextflow_as, test_profile_run):
     docker = nextflow_as("-profile", "test,local,docker")
     assert docker.returncode == 0, docker.output
     tasks = command_runs(docker)
@@ -55,16 +55,19 @@ def test_docker_profile_as_another_user_gives_the_local_numbers(cpu_image, nextf
     assert {v["lambda-hat"] for v in versions.values()} == {code_version()}
     assert all(v["python"].startswith("3.11.") for v in versions.values())
 
-    local = nextflow("-profile", "test,local", launch=tmp_path / "local")     # the tasks' environment: this venv
+    local = test_profile_run                      # the same sweep, its tasks in this venv
     assert local.returncode == 0, local.output
     assert all("docker run" not in script for script in command_runs(local).values())
     inside, outside = (pd.read_parquet(run.outdir / "llc_runs.parquet").drop(columns=VOLATILE) for run in (docker, local))
     assert len(inside) == 4 and (inside["status"] != "failed").all()
     pd.testing.assert_frame_equal(inside, outside)
 
+    # -resume: the targets and runs come from the store, as they are (nothing is built or drawn again)
     again = nextflow_as("-profile", "test,local,docker", "-resume", launch=docker.launch)
     assert again.returncode == 0, again.output
-    assert again.statuses("BUILD_TARGET") == ["CACHED"] * 2 and again.statuses("RUN_SAMPLER") == ["CACHED"] * 2
+    assert again.statuses("BUILD_TARGET") == [] and again.statuses("RUN_SAMPLER") == []
+    resumed = pd.read_parquet(again.outdir / "llc_runs.parquet")
+    pd.testing.assert_frame_equal(resumed.drop(columns=VOLATILE), inside)
 
 
 def test_an_image_with_other_code_is_refused_in_one_line(cpu_image, nextflow_as, tmp_path):

@@ -56,10 +56,10 @@ def test_nf_test_specs_parse():
 
 
 SEEDED = [
-    ("workflows/llc.nf", "BUILD_TARGET ( ch_targets )", "BUILD_TARGETS ( ch_targets )", "lint", "BUILD_TARGETS"),
+    ("workflows/llc.nf", "BUILD_TARGET ( ch_targets.build", "BUILD_TARGETS ( ch_targets.build", "lint", "BUILD_TARGETS"),
     ("workflows/llc.nf", ".combine( ch_tasks )", ".combin( ch_tasks )", "wiring", "unknown channel operator `.combin`"),
     ("workflows/llc.nf", "PLAN.out.tasks.flatten()", "PLAN.out.task.flatten()", "wiring", "has no emit `task`"),
-    ("workflows/llc.nf", "RUN_SAMPLER ( ch_jobs )", "RUN_SAMPLER ( ch_jobs, ch_jobs )", "wiring", "takes 1 input(s), called with 2"),
+    ("workflows/llc.nf", "RUN_SAMPLER ( ch_jobs.filter", "RUN_SAMPLER ( ch_jobs, ch_jobs.filter", "wiring", "takes 1 input(s), called with 2"),
     ("workflows/llc.nf", "PLAN.out.targets.flatten()", "channel.fromLis(PLAN.out.targets).flatten()", "wiring",
      "unknown channel factory"),
     ("conf/modules.config", "withName: 'PLAN'", "withName: 'PLANN'", "wiring", "matches no process"),

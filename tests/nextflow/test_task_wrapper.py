@@ -75,3 +75,29 @@ def test_the_code_check_records_versions_or_stops_the_task(tmp_path):
                            env=env, cwd=tmp_path, capture_output=True, text=True)
     assert stale.returncode == 1 and stale.stdout == ""
     assert stale.stderr.count("\n") == 1 and "rebuild the image" in stale.stderr
+
+
+def test_a_failure_is_recorded_for_each_run_and_a_kill_is_not(tmp_path):
+    """--record-failure: a command that exits 1..127 leaves error.json in each run folder that has no
+    record of its own (exit status, work folder, its last error line) and the task exits 0; a
+    command killed by a signal exits as it was, for Nextflow to retry."""
+    import json
+
+    env = {**os.environ, "PATH": f"{fake_cli(tmp_path)}:{os.environ['PATH']}"}
+    out = tmp_path / "targets" / "tgt_a"
+    (out / "run_done").mkdir(parents=True)
+    (out / "run_done" / "analysis.json").write_text("{}")
+    (tmp_path / ".command.err").write_text("Traceback ...\nValueError: broken\n")
+    failing = "import sys; sys.exit(3)"
+    result = subprocess.run(["bash", str(WRAPPER), "--cpus", "1", "--process", "LLC:RUN_SAMPLER", "--record-failure",
+                             str(out), "--runs", "done,new", failing], env=env, cwd=tmp_path, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    record = json.loads((out / "run_new" / "error.json").read_text())
+    assert record["run_id"] == "new" and record["target_id"] == "tgt_a" and record["created_at"]
+    assert record["error"] == (f"the LLC:RUN_SAMPLER task exited with status 3 (work folder {tmp_path}, .command.err): "
+                               "ValueError: broken")
+    assert not (out / "run_done" / "error.json").exists()           # a run with its own record keeps it
+    killed = subprocess.run(["bash", str(WRAPPER), "--cpus", "1", "--record-failure", str(tmp_path / "other"),
+                             "import os, signal; os.kill(os.getpid(), signal.SIGKILL)"],
+                            env=env, cwd=tmp_path, capture_output=True, text=True)
+    assert killed.returncode == 137 and not (tmp_path / "other").exists()

@@ -7,14 +7,18 @@ process BUILD_TARGET {
     tuple val(meta), path(spec), path(data_file)    // data_file: the user's .npz, or [] for generated data
 
     output:
-    tuple val(meta), path("targets/${meta.id}", type: 'dir'), emit: target
-    path "versions.yml"                                       , emit: versions
+    // the target's files (meta.json, params.npz, data.npz), or the error.json of a failed build;
+    // files, not the folder: published into the store, they never replace its run_* folders
+    tuple val(meta), path("targets/${meta.id}/*"), emit: target
+    path "versions.yml"                           , emit: versions
 
     script:
+    // a build that fails (bad data, training that diverges, a broken task) leaves its error.json, which
+    // the store keeps and the table shows; a kill by a signal fails the task (retried for resources)
     def args = task.ext.args ?: ''
     def data = data_file ? "--data-file ${data_file}" : ''
     """
-    lambda-hat-task --cpus ${task.cpus} --code ${meta.code} --process ${task.process} build --spec ${spec} --store . --no-lock ${data} ${args}
+    lambda-hat-task --cpus ${task.cpus} --code ${meta.code} --process ${task.process} --record-failure targets/${meta.id} build --spec ${spec} --store . --no-lock ${data} ${args}
     """
 
     stub:

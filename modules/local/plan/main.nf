@@ -16,6 +16,7 @@ process PLAN {
     path "plan/tasks/tsk_*"        , emit: tasks, type: 'dir'   // one folder of sampler specs per task
     path "plan/plan.json"          , emit: summary
     path "plan/inputs.csv"         , emit: inputs
+    path "plan"                    , emit: folder, type: 'dir'  // published whole: no stale task folders of earlier plans
     path "versions.yml"            , emit: versions
 
     script:
