@@ -120,6 +120,8 @@ def test_a_failed_run_fails_alone_and_every_rerun_draws_only_what_is_not_done(ne
     forced = nextflow("-profile", "local", "--config", str(config), "--force")
     assert forced.returncode == 0 and forced.statuses("BUILD_TARGET") == ["COMPLETED"] and drawn(forced) == [2]
     assert (diverged / "error.json").is_file() and (hmc_folder / "analysis.json").is_file()
+    # the published plan is this run's alone: one task folder, none left of the two per-run tasks before
+    assert len(list((forced.outdir / "plan" / "tasks").iterdir())) == 1
 
 
 def test_a_task_that_fails_records_why_and_one_killed_is_a_failed_row(nextflow, tmp_path):
