@@ -89,14 +89,18 @@ def build(spec: Path = typer.Option(..., help="plan/targets/tgt_*.json"),
           force: bool = typer.Option(False, help="rebuild a finished target"),
           data_file: Optional[Path] = typer.Option(None, help="read the target's data file from here instead of its "
                                                               "planned path (its checksum must match the plan)"),
+          model_file: Optional[Path] = typer.Option(None, help="the same for the target's model file"),
+          checkpoint: Optional[Path] = typer.Option(None, help="the same for the target's checkpoint"),
           lock: bool = typer.Option(True, help="lock the target folder (--no-lock where only this process writes)")) -> None:
-    """Stage A: make the data and teacher, train w*, write <store>/targets/<target_id>/."""
+    """Stage A: make the data and teacher, train w* (or read it from a checkpoint), write
+    <store>/targets/<target_id>/."""
     from lambda_hat import runtime, targets
     from lambda_hat.progress import log
 
     document = read_plan_file(spec, "target")
     runtime.configure()
-    folder, built = targets.build(document, store, force=force, data_file=data_file, lock=lock)
+    folder, built = targets.build(document, store, force=force, data_file=data_file, lock=lock,
+                                  model_file_path=model_file, checkpoint=checkpoint)
     log(f"{'built' if built else 'exists'}: {folder}")
     typer.echo(str(folder))
 

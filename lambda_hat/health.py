@@ -26,6 +26,13 @@ REFINE_DRIFT_MAX = 0.05
 #: acceptance of VI's refinement steps below this: its chains barely left q's draws, so a small
 #: drift would say nothing
 REFINE_ACCEPTANCE_MIN = 0.2
+#: a draw whose nβ (L - L(w*)) is below minus this: the loss falls below L(w*) near it, so w* is not a
+#: minimum (at one, no draw goes below; a well-trained w* misses its minimum by far less than this)
+BELOW_MINIMUM = 1.0
+#: λ̂ more than this times d/2 (the learning coefficient of a regular model of d parameters, the
+#: largest there is), beyond twice its standard error: the chains cannot have sampled the posterior
+#: around w* (a regular model's λ̂ itself scatters around d/2)
+ABOVE_REGULAR = 1.05
 
 
 def finite(value) -> bool:
@@ -41,8 +48,9 @@ def refined(fields: dict) -> bool:
 def reasons(fields: dict) -> list[str]:
     """Why a run's estimate is not to be trusted (empty when nothing is wrong).
 
-    ``fields`` are the run's ``analysis.json`` entries: ``llc_std``, ``r_hat``, ``ess_bulk``,
-    ``chains``, ``algorithm`` and, where the sampler has them, ``divergent_fraction``,
+    ``fields`` are the run's ``analysis.json`` entries: ``llc_mean``, ``llc_min`` (the lowest
+    per-draw λ̂), ``d`` (``d_sampled`` where a part was sampled), ``llc_std``, ``r_hat``,
+    ``ess_bulk``, ``chains``, ``algorithm`` and, where the sampler has them, ``divergent_fraction``,
     ``acceptance_rate`` with ``target_acceptance``, and VI's ``pareto_k`` or, for VI whose draws
     were refined by Langevin steps, ``refine_drift`` with ``refine_drift_se``. Plain VI is judged by
     ``pareto_k``, which checks q against the posterior (R-hat and ESS of iid draws say nothing about
@@ -50,6 +58,16 @@ def reasons(fields: dict) -> list[str]:
     refined draws, not from q.
     """
     found = []
+    mean, lowest, d = fields.get("llc_mean"), fields.get("llc_min"), fields.get("d_sampled") or fields.get("d")
+    if finite(lowest) and lowest < -BELOW_MINIMUM:
+        found.append(f"w* is not a minimum: draws reach nβ(L - L(w*)) = {lowest:.3g} (the loss falls below L(w*)), so "
+                     "λ̂ describes a point still descending (a checkpoint mid-training, or an untrained w*)")
+    elif finite(mean) and mean <= 0:
+        found.append(f"λ̂ = {mean:.3g} ≤ 0: at a minimum λ̂ is positive")
+    sem = fields.get("llc_sem") if finite(fields.get("llc_sem")) else 0.0
+    if finite(mean) and finite(d) and mean - 2 * sem > ABOVE_REGULAR * d / 2:
+        found.append(f"λ̂ = {mean:.4g} is above d/2 = {d / 2:g}, the most {d} parameters can have: the chains left "
+                     "the neighbourhood of w*, or the step was too large")
     std, r_hat, ess = fields.get("llc_std"), fields.get("r_hat"), fields.get("ess_bulk")
     if finite(std) and std == 0:
         found.append("the chains did not move (every draw has the same λ̂)")

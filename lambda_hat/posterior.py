@@ -2,7 +2,9 @@
 
 ``log p(w) = -n beta L_n(w) - gamma/2 |w - w*|^2`` with ``beta = beta0 / log n``, where ``L_n`` is
 the average negative log-likelihood per sample under the target's noise model (constants
-dropped). ``llc = n beta (E_w[L_n(w)] - L_n(w*))``.
+dropped; categorical for classification: the softmax cross-entropy of the model's logits).
+``llc = n beta (E_w[L_n(w)] - L_n(w*))``. A weight-restricted posterior samples a part of ``w``
+only, the rest held at ``w*``.
 """
 
 from __future__ import annotations
@@ -17,9 +19,12 @@ from lambda_hat.spec import DataSpec
 from lambda_hat.types import Array, Estimate, Problem
 
 
-def nll(residual: Array, data: DataSpec) -> Array:
-    """Negative log-likelihood per sample (summed over outputs, constants dropped)."""
-    scaled = residual / data.noise_scale
+def nll(outputs: Array, y: Array, data: DataSpec) -> Array:
+    """Negative log-likelihood per sample of observations ``y`` given the model's ``outputs``
+    (summed over outputs, constants dropped; ``y`` integer labels for ``categorical``)."""
+    if data.noise_model == "categorical":
+        return -jnp.take_along_axis(jax.nn.log_softmax(outputs, axis=-1), y[:, None], axis=-1)[:, 0]
+    scaled = (y - outputs) / data.noise_scale
     if data.noise_model == "gauss":
         per_output = 0.5 * scaled ** 2
     elif data.noise_model == "student_t":
@@ -34,7 +39,7 @@ def make_loss(apply_flat: Callable, x: Array, y: Array, data: DataSpec) -> Calla
 
     def loss(w, index=None):
         xs, ys = (x, y) if index is None else (x[index], y[index])
-        return jnp.mean(nll(ys - apply_flat(w, xs), data))
+        return jnp.mean(nll(apply_flat(w, xs), ys, data))
 
     return loss
 
@@ -66,11 +71,25 @@ class Posterior(NamedTuple):
     loss: Callable[[Array], Array]
 
 
-def build(loss: Callable, w_star: Array, n: int, beta0: float, gamma: float, batch_size: int) -> Posterior:
+def restricted(loss: Callable, w_star: Array, indices) -> tuple[Callable, Array]:
+    """The loss of the parameters at ``indices`` alone, the others held at ``w_star``, and the
+    restricted start ``w_star[indices]`` (devinterp's weight restriction)."""
+
+    def loss_of_part(part, index=None):
+        return loss(w_star.at[indices].set(part), index)
+
+    return loss_of_part, w_star[indices]
+
+
+def build(loss: Callable, w_star: Array, n: int, beta0: float, gamma: float, batch_size: int,
+          indices=None) -> Posterior:
     """The posterior around ``w_star`` with its full-batch density and minibatch gradient estimator.
 
-    ``batch_size``: see :func:`minibatch`.
+    ``batch_size``: see :func:`minibatch`. ``indices``: sample only these coordinates of ``w``
+    (see :func:`restricted`); the posterior's positions and loss are then those of the part.
     """
+    if indices is not None:
+        loss, w_star = restricted(loss, w_star, indices)
     scale = nbeta(n, beta0)
     size = minibatch(batch_size, n)
 

@@ -15,7 +15,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lambda_hat import __version__, health, ids, models, posterior, store
+from lambda_hat import __version__, health, ids, model_file, models, posterior, store
+from lambda_hat.data import is_labels
 from lambda_hat.diagnostics import ess, r_hat, standard_error, summary
 from lambda_hat.errors import SamplerFailure
 from lambda_hat.provenance import code_version
@@ -42,29 +43,34 @@ def static_of(meta: dict, sampler_spec: dict) -> str:
 
 @functools.lru_cache(maxsize=CACHE_SIZE)
 def compiled_parts(static: str):
-    """``(factory, loss0)`` for the runner, built from :func:`static_of`'s JSON alone: everything
-    static, the arrays come as context (``x``, ``y``, ``w_star``) and the batched settings as
-    ``hyper``; ``loss0(context)`` is the jitted full-batch loss at ``w_star``."""
+    """``(factory, loss0, indices)`` for the runner, built from :func:`static_of`'s JSON alone:
+    everything static, the arrays come as context (``x``, ``y``, ``w_star``) and the batched
+    settings as ``hyper``; ``loss0(context)`` is the jitted full-batch loss at ``w_star``;
+    ``indices`` the coordinates a weight-restricted run samples (``None``: all)."""
     static_parts = json.loads(static)
-    model, likelihood, n = ModelSpec(**static_parts["model"]), DataSpec(**static_parts["likelihood"]), static_parts["n"]
+    model = ModelSpec(**{k: v for k, v in static_parts["model"].items() if k != "sha256"})
+    likelihood, n = DataSpec(**static_parts["likelihood"]), static_parts["n"]
     program_spec = static_parts["sampler"]
     module = SAMPLERS[program_spec["algorithm"]]
     base = module.Settings(**program_spec["settings"])
-    template = models.init(jax.random.key(0), model.layer_widths(), model.bias, dtype=jnp.dtype(base.dtype))
-    _, _, apply_flat = models.flat(template, model.activation, model.skip)
+    dtype = jnp.dtype(base.dtype)
+    network = models.build(model, dtype, model_file.copy_of(static_parts["model"].get("sha256")))
+    template = models.cast(network.init(jax.random.key(0)), dtype)
+    _, _, apply_flat = models.flat(network, template)
+    indices = models.select(template, base.restrict)
 
     def factory(context, hyper):
         settings = dataclasses.replace(base, **hyper)
         loss = posterior.make_loss(apply_flat, context["x"], context["y"], likelihood)
         post = posterior.build(loss, context["w_star"], n, settings.beta0, settings.gamma,
-                               getattr(settings, "batch_size", 0))
-        return module.build(settings, post.problem), post.loss, context["w_star"]
+                               getattr(settings, "batch_size", 0), indices)
+        return module.build(settings, post.problem), post.loss, post.problem.position
 
     @jax.jit
     def loss0(context):
         return posterior.make_loss(apply_flat, context["x"], context["y"], likelihood)(context["w_star"])
 
-    return factory, loss0
+    return factory, loss0, indices
 
 
 def estimate(meta: dict, params: dict, arrays: dict, sampler_spec: dict, progress=None) -> tuple[dict, dict]:
@@ -84,10 +90,11 @@ def estimate_batch(meta: dict, params: dict, arrays: dict, specs: list[dict], pr
     """
     first = settings_of(specs[0])
     dtype = jnp.dtype(first.dtype)
-    context = {"x": jnp.asarray(arrays["X"], dtype), "y": jnp.asarray(arrays["Y"], dtype),
+    labels = is_labels(arrays["Y"])                 # classification: integer labels stay integers
+    context = {"x": jnp.asarray(arrays["X"], dtype), "y": jnp.asarray(arrays["Y"], None if labels else dtype),
                "w_star": jnp.asarray(params["w_star"], dtype)}
     static = static_of(meta, specs[0])
-    factory, reference = compiled_parts(static)
+    factory, reference, indices = compiled_parts(static)
     loss0 = float(reference(context))
     module = SAMPLERS[specs[0]["algorithm"]]
     every = [settings_of(spec) for spec in specs]
@@ -102,7 +109,8 @@ def estimate_batch(meta: dict, params: dict, arrays: dict, specs: list[dict], pr
     results = []
     for settings, chains in zip(every, batch):
         try:
-            results.append(analyse(meta, module, settings, chains, loss0, share, len(specs)))
+            results.append(analyse(meta, module, settings, chains, loss0, share, len(specs),
+                                   int(meta["d"]) if indices is None else len(indices)))
         except Exception as err:  # noqa: BLE001 - one run's failure is its own
             results.append(err)
     return results
@@ -137,9 +145,10 @@ def relative_mcse(mean: float, sem: float) -> float:
     return sem / abs(mean) if mean and math.isfinite(sem) else float("nan")
 
 
-def analyse(meta: dict, module, settings, chains, loss0: float, walltime: float, batch_runs: int) -> tuple[dict, dict]:
-    """The analysis fields and trace arrays of one run's chains (``module``: its sampler's);
-    raises :class:`SamplerFailure`."""
+def analyse(meta: dict, module, settings, chains, loss0: float, walltime: float, batch_runs: int,
+            d_sampled: int) -> tuple[dict, dict]:
+    """The analysis fields and trace arrays of one run's chains (``module``: its sampler's;
+    ``d_sampled``: how many parameters it sampled); raises :class:`SamplerFailure`."""
     n = int(meta["n"])
     n_beta = posterior.nbeta(n, settings.beta0)
     llc = posterior.llc(chains.loss, loss0, n_beta)
@@ -156,7 +165,8 @@ def analyse(meta: dict, module, settings, chains, loss0: float, walltime: float,
         "llc_mean": stats["mean"], "llc_std": stats["std"], "llc_sem": stats["sem"],
         "ess_bulk": stats["ess_bulk"], "ess_tail": stats["ess_tail"], "r_hat": stats["r_hat"],
         "walltime_sec": walltime, "batch_runs": batch_runs, "grad_evals": chains.grad_evals, "n": n,
-        "d": int(meta["d"]), "beta": n_beta / n, "gamma": settings.gamma, "chains": settings.chains,
+        "d": int(meta["d"]), "d_sampled": d_sampled, "beta": n_beta / n, "gamma": settings.gamma, "chains": settings.chains,
+        "llc_min": float(np.min(llc)), "grad_norm": meta.get("training", {}).get("grad_norm"),
         "draws": int(chains.loss.shape[1]), "draws_max": settings.draws, "llc_rel_mcse": relative_mcse(stats["mean"], stats["sem"]),
         "stop_reason": stop_reason(settings, chains), "loss0": loss0, "llc_true": llc_true,
         "llc_rel_error": (stats["mean"] - llc_true) / llc_true if llc_true else None,
@@ -207,6 +217,8 @@ def sample_all(target_folder: Path, plans: list[dict], force: bool = False, prog
     """
     target_folder = Path(target_folder)
     meta, params, arrays = store.read_target(target_folder)
+    if (target_folder / model_file.COPY).is_file():     # the target's own copy of its model file
+        model_file.remember(target_folder / model_file.COPY)
     folders = [store.run_dir(out or target_folder, ids.run_id(meta["target_id"], plan["spec"])) for plan in plans]
     first = {folder: folders.index(folder) for folder in folders}     # a plan listed twice runs once
     results: dict[int, RunResult] = {}
@@ -257,6 +269,7 @@ def _run_batch(meta: dict, params: dict, arrays: dict, plans: list[dict], folder
         analysis = {"target_id": meta["target_id"], "run_id": record["run_id"], "sampler": record["sampler"],
                     "algorithm": record["algorithm"], **fields,
                     "model": labels.get("model"), "data": labels.get("data"), "teacher": labels.get("teacher"),
+                    "checkpoint": labels.get("checkpoint"),
                     "seed": meta["spec"]["seed"], "lambda_hat_version": __version__, "code_version": code_version(),
                     "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
         analysis["status"], analysis["warnings"] = health.verdict(analysis)

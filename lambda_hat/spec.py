@@ -14,10 +14,15 @@ ACTIVATIONS = ("relu", "tanh", "gelu", "identity")
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """Student network: an MLP, or a deep linear network with ``activation: identity, bias: false``."""
+    """Student network: an MLP (a deep linear network with ``activation: identity, bias: false``),
+    a small CNN (``architecture: cnn``), or a function in a user's model file (``file``, ``name``,
+    ``args``: see ``model_file``). ``in_dim`` and ``out_dim`` are taken from a data file or a
+    packaged data set where the target does not give them."""
 
-    in_dim: int = field_(4, minimum=1, doc="input dimension")
-    out_dim: int = field_(1, minimum=1, doc="output dimension")
+    in_dim: int = field_(4, minimum=1, doc="input dimension (images: height x width x channels, flattened)")
+    out_dim: int = field_(1, minimum=1, doc="output dimension (classification: the number of classes)")
+    architecture: str = field_("mlp", choices=("mlp", "cnn"), doc="mlp, or cnn: convolutions (channels, kernel) "
+                               "before the dense layers (widths)")
     depth: int = field_(1, minimum=0, doc="hidden layers, all of `width` (when widths is not given)")
     width: int = field_(8, minimum=1, doc="hidden width (when widths is not given)")
     widths: list | None = field_(None, doc="every hidden width, e.g. [16, 16]; [] for no hidden layer; "
@@ -26,6 +31,31 @@ class ModelSpec:
     bias: bool = field_(True, doc="biases in every layer")
     skip: bool = field_(False, doc="residual skip connections between equal-width hidden layers")
     init_scale: float = field_(1.0, minimum=0.0, exclusive=True, doc="scale of the LeCun-normal init")
+    channels: list = field_([8, 16], doc="cnn: output channels of each convolution (each followed by 2x2 pooling)")
+    kernel: int = field_(3, minimum=1, doc="cnn: convolution kernel size")
+    image: list = field_([], doc="cnn: input image [height, width, channels] ([] = square, one channel, from in_dim)")
+    file: str = field_("", doc="a Python file defining the model (relative to the sweep file); with name and args")
+    name: str = field_("", doc="the function in file: name(in_dim, out_dim, **args) -> (init, apply)")
+    args: dict = field_({}, doc="keyword arguments of the function in file")
+
+    #: the keys a model file's network takes from its spec (the others shape built-in networks only)
+    FILE_KEYS = ("in_dim", "out_dim", "file", "name", "args")
+
+    def problems(self) -> list[str]:
+        """A model file needs its function's name; a CNN's image must hold in_dim values."""
+        found = []
+        if self.file and not self.name:
+            found.append("file: name the function that builds the model (name: FUNC)")
+        if self.name and not self.file:
+            found.append("name: given without a model file (file: models.py)")
+        if self.architecture == "cnn" and not self.file:
+            height, width, channels = self.image or (0, 0, 1)
+            if self.image and (len(self.image) != 3 or height * width * channels != self.in_dim):
+                found.append(f"image: {self.image} must be [height, width, channels] with height x width x channels = "
+                             f"in_dim {self.in_dim}")
+            elif not self.image and int(self.in_dim ** 0.5) ** 2 != self.in_dim:
+                found.append(f"image: in_dim {self.in_dim} is not a square: give image: [height, width, channels]")
+        return found
 
     def hidden(self) -> list[int]:
         """Hidden widths, from ``widths`` or ``depth`` x ``width``."""
@@ -36,19 +66,29 @@ class ModelSpec:
         return [self.in_dim, *self.hidden(), self.out_dim]
 
 
+#: data sets shipped inside a package (scikit-learn's), nothing downloaded; all classification
+PACKAGED = ("digits", "iris", "wine", "breast_cancer")
+
+
 @dataclass(frozen=True)
 class DataSpec:
-    """Inputs, noise model and sample size; or a user's own ``.npz`` file with X and Y."""
+    """Inputs, noise model and sample size; or a user's own ``.npz`` file with X and Y; or a data set
+    a package ships. A data set whose Y is a 1-D vector of integer labels is classification: its
+    likelihood is categorical (``noise_model: categorical``), over ``out_dim`` classes."""
 
-    n: int = field_(1000, minimum=1, doc="training samples")
-    source: str = field_("synthetic", choices=("synthetic", "npz"), doc="where X, Y come from")
-    path: str = field_("", doc="the .npz file (X: [n, in_dim], Y: [n, out_dim]) when source is npz")
+    n: int = field_(1000, minimum=1, doc="training samples (a file or packaged data set: all of its rows)")
+    source: str = field_("synthetic", choices=("synthetic", "npz", *PACKAGED),
+                         doc="where X, Y come from: synthetic (a teacher), npz (a file of yours), or a packaged data set")
+    path: str = field_("", doc="the .npz file (X: [n, in_dim], Y: [n, out_dim], or Y: [n] integer labels) when "
+                              "source is npz")
     x_dist: str = field_("gauss_iso", choices=("gauss_iso", "gauss_aniso", "mixture", "heavy_tail", "uniform"),
                          doc="input distribution")
     x_scale: float = field_(1.0, minimum=0.0, exclusive=True, doc="input scale")
     mixture_components: int = field_(3, minimum=1, doc="components when x_dist is mixture")
     x_df: float = field_(3.0, minimum=0.0, exclusive=True, doc="Student-t degrees of freedom when x_dist is heavy_tail")
-    noise_model: str = field_("gauss", choices=("gauss", "student_t", "laplace"), doc="observation noise and likelihood")
+    noise_model: str = field_("gauss", choices=("gauss", "student_t", "laplace", "categorical"),
+                              doc="observation noise and likelihood; categorical: labels drawn from the softmax of "
+                                  "the teacher's outputs (classification)")
     noise_scale: float = field_(0.5, minimum=0.0, exclusive=True, doc="noise scale sigma")
     noise_df: float = field_(4.0, minimum=0.0, exclusive=True, doc="Student-t degrees of freedom of the noise")
 

@@ -1,8 +1,12 @@
 """Learning coefficients known in closed form.
 
-- Regular models (a network without hidden layers): ``lambda = d / 2``.
+- Regular models (a network without hidden layers): ``lambda = d / 2``; for multinomial logistic
+  regression over K classes (softmax is unchanged by adding one vector to every class's weights)
+  ``lambda = (K - 1)(p + 1) / 2`` with biases, ``(K - 1) p / 2`` without. Where the inputs are
+  degenerate (a constant pixel, collinear columns), ``p + 1`` becomes the rank of ``[X, 1]``.
 - Deep linear networks (Aoyagi 2024, Theorem 1; Furman & Lau 2024, Theorem B.1): exact
-  ``lambda`` and multiplicity ``theta`` for any widths ``H_0 ... H_M`` and product rank ``r``.
+  ``lambda`` and multiplicity ``theta`` for any widths ``H_0 ... H_M`` and product rank ``r``, where
+  the data come from such a teacher (a user's data file or a packaged data set carry no rank).
 """
 
 from __future__ import annotations
@@ -11,8 +15,7 @@ import math
 from fractions import Fraction
 
 from lambda_hat.errors import InputError
-from lambda_hat.spec import ModelSpec, TeacherSpec
-from lambda_hat.models import count
+from lambda_hat.spec import DataSpec, ModelSpec, TeacherSpec
 
 
 def dln_coefficient(widths: list[int], rank: int) -> tuple[Fraction, int]:
@@ -49,16 +52,23 @@ def is_deep_linear(model: ModelSpec) -> bool:
     return model.activation == "identity" and not model.bias and not model.skip
 
 
-def known_coefficient(model: ModelSpec, teacher: TeacherSpec) -> float | None:
+def known_coefficient(model: ModelSpec, teacher: TeacherSpec, data: DataSpec, design_rank: int | None = None) -> float | None:
     """The true learning coefficient of a target, where it is known in closed form; else ``None``.
 
-    A network without hidden layers is regular. A deep linear student with a deep linear teacher
-    (``dln``, or a random teacher of the student's own linear architecture) follows Aoyagi.
+    A built-in network without hidden layers is regular (``design_rank``: the rank of the inputs
+    ``[X, 1]``, or ``X`` without biases, where it may fall short of the input width). A deep linear
+    student with a deep linear teacher (``dln``, or a random teacher of the student's own linear
+    architecture) follows Aoyagi, where that teacher made the data.
     """
+    if model.file or model.architecture != "mlp":
+        return None
     widths = model.layer_widths()
     if not model.hidden():
-        return count(widths, model.bias) / 2
-    if is_deep_linear(model) and teacher.kind in ("dln", "model"):
+        features = design_rank if design_rank is not None else model.in_dim + model.bias
+        outputs = model.out_dim - 1 if data.noise_model == "categorical" else model.out_dim
+        return outputs * features / 2
+    if (is_deep_linear(model) and teacher.kind in ("dln", "model") and data.source == "synthetic"
+            and data.noise_model != "categorical"):
         rank = teacher.rank if teacher.kind == "dln" and teacher.rank >= 0 else min(widths)
         return float(dln_coefficient(widths, rank)[0])
     return None

@@ -58,6 +58,8 @@ class RunSettings:
                                     "and ESS good enough (0 = always draw all draws)")
     beta0: float = field_(1.0, minimum=0.0, exclusive=True, doc="beta = beta0 / log n", batch=True)
     gamma: float = field_(1.0, minimum=0.0, doc="localization strength", batch=True)
+    restrict: str = field_("", doc="sample only these parameters, by key path (comma-separated prefixes, e.g. "
+                               "'1/w' or 'params/Dense_1'); the others stay at w* (\"\" = all)")
 
 
 #: settings that only the host reads (the seed chooses keys, the target decides when to stop), so

@@ -128,24 +128,97 @@ def test_missing_config_file(tmp_path):
     assert result.exit_code == 1 and "nope.yaml: file not found" in result.stderr
 
 
-@pytest.mark.parametrize("content, message", [
-    (None, "data file not found"),
-    (b"not a zip", "not a readable .npz file"),
-    ({"X": np.zeros((10, 4))}, "missing array 'Y'"),
-    ({"X": np.zeros((10, 3)), "Y": np.zeros((10, 1))}, "X has 3 columns and Y 1, but the model has in_dim 4"),
-    ({"X": np.zeros((10, 4)), "Y": np.zeros((9, 1))}, "expected X [n, 4] and Y [n, 1]"),
+@pytest.mark.parametrize("content, model, message", [
+    (None, "small", "data file not found"),
+    (b"not a zip", "small", "not a readable .npz file"),
+    ({"X": np.zeros((10, 4))}, "small", "missing array 'Y'"),
+    # widths the target gives must agree with the data (others are taken from it)
+    ({"X": np.zeros((10, 3)), "Y": np.zeros((10, 1))}, "{ preset: small, in_dim: 4 }",
+     "X has 3 columns, but the model has in_dim 4"),
+    ({"X": np.zeros((10, 4)), "Y": np.zeros((9, 1))}, "small",
+     "expected X [n, p] and Y [n, k] (or integer labels [n]), got [10, 4] and [9, 1]"),
+    ({"X": np.zeros((10, 4)), "Y": np.arange(10) % 5}, "{ preset: small, out_dim: 3 }",
+     "the labels run to 4, outside out_dim 3 (classes 0 .. 2)"),
+    ({"X": np.zeros((10, 4)), "Y": np.arange(10) % 5}, "small",
+     "Y holds integer labels (classification), but noise_model is laplace"),
 ])
-def test_bad_npz(content, message, write_yaml, tmp_path):
+def test_bad_npz(content, model, message, write_yaml, tmp_path):
     data = tmp_path / "mine.npz"
     if isinstance(content, bytes):
         data.write_bytes(content)
     elif content is not None:
         np.savez(data, **content)
-    config = write_yaml("targets: [{ model: small, data: { preset: small, source: npz, path: mine.npz } }]\n" + GOOD_SAMPLERS)
+    noise = ", noise_model: laplace" if "laplace" in message else ""
+    config = write_yaml(f"targets: [{{ model: {model}, data: {{ preset: small, source: npz, path: mine.npz{noise} }} }}]\n"
+                        + GOOD_SAMPLERS)
     result, out = plan(config, tmp_path)
     assert result.exit_code == 1
     assert message in result.stderr
     assert not out.exists()
+
+
+MODEL_FILE = """
+import jax, jax.numpy as jnp
+def linear(in_dim, out_dim, scale=1.0):
+    def init(key):
+        return {"w": scale * jax.random.normal(key, (in_dim, out_dim))}
+    def apply(params, x):
+        return x @ params["w"]
+    return init, apply
+def wrong_shape(in_dim, out_dim):
+    init, apply = linear(in_dim, out_dim + 1)
+    return init, apply
+def not_finite(in_dim, out_dim):
+    init, _ = linear(in_dim, out_dim)
+    return init, lambda params, x: jnp.log(-jnp.ones((x.shape[0], out_dim)))
+def not_a_pair(in_dim, out_dim):
+    return 3
+"""
+
+
+@pytest.mark.parametrize("source, model, message", [
+    (MODEL_FILE, "{ file: models.py, name: lin }", "models.py: no function 'lin' (it defines: linear, not_a_pair, "
+     "not_finite, wrong_shape)"),
+    ("import nothing_here\n", "{ file: models.py, name: f }",
+     "models.py: cannot import it (ModuleNotFoundError: No module named 'nothing_here')"),
+    ("def f(in_dim, out_dim):\n    return (\n", "{ file: models.py, name: f }", "models.py: cannot import it (SyntaxError"),
+    (MODEL_FILE, "{ file: models.py, name: wrong_shape }",
+     "wrong_shape(in_dim=4, out_dim=1): apply gives outputs of shape [2, 2] for 2 inputs, expected [2, 1] (out_dim)"),
+    (MODEL_FILE, "{ file: models.py, name: not_finite }", "not_finite(in_dim=4, out_dim=1): apply gives NaN or inf"),
+    (MODEL_FILE, "{ file: models.py, name: not_a_pair }", "not_a_pair(in_dim=4, out_dim=1) must return (init, apply)"),
+    (MODEL_FILE, "{ file: models.py, name: linear, args: { scael: 2 } }",
+     "linear(in_dim=4, out_dim=1, scael=2) failed (TypeError:"),
+    (MODEL_FILE, "{ file: models.py, name: linear, activation: relu }",
+     "targets[0].model.activation: has no effect on a model file's network"),
+    (None, "{ file: models.py, name: linear }", "models.py: model file not found"),
+])
+def test_bad_model_file(source, model, message, write_yaml, tmp_path):
+    """Every problem with a user's model file is one line naming the file, before anything runs."""
+    config = write_yaml(f"targets: [{{ model: {model}, data: small, seed: 1 }}]\n" + GOOD_SAMPLERS, "config/sweep.yaml")
+    if source is not None:
+        (config.parent / "models.py").write_text(source)
+    result, out = plan(config, tmp_path)
+    assert result.exit_code == 1, result.output
+    [line] = result.stderr.strip().splitlines()
+    assert message in line and line.startswith("error: targets[0].model")
+    assert not out.exists()
+
+
+def test_bad_checkpoints(write_yaml, tmp_path):
+    config = write_yaml("targets: [{ model: tiny, data: tiny, checkpoints: [a.npz, b.npz, c.npz, d.npz] }]\n"
+                        + GOOD_SAMPLERS, "config/sweep.yaml")
+    np.savez(config.parent / "a.npz", params=np.zeros(8))                # tiny: 2 -> 2 -> 1 has 9 parameters
+    np.savez(config.parent / "b.npz", **{"0/w": np.zeros((2, 2)), "0/b": np.zeros(2), "1/w": np.zeros((2, 1))})
+    np.savez(config.parent / "c.npz", **{"0/w": np.zeros((2, 3)), "0/b": np.zeros(2), "1/w": np.zeros((2, 1)),
+                                         "1/b": np.zeros(1)})
+    result, out = plan(config, tmp_path)
+    assert result.exit_code == 1 and not out.exists()
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 4
+    assert "targets[0].checkpoints[0]: " in lines[0] and "params holds 8 values (shape [8]), but the model has 9 parameters" in lines[0]
+    assert "checkpoints[1]: " in lines[1] and "no 'params' vector, and no array for the model's parameter 1/b" in lines[1]
+    assert "checkpoints[2]: " in lines[2] and "0/w has shape [2, 3], the model's has [2, 2]" in lines[2]
+    assert "checkpoints[3]: " in lines[3] and "d.npz: checkpoint not found" in lines[3]
 
 
 def test_missing_spec_files(tmp_path):
@@ -165,7 +238,7 @@ def test_truth_command():
 def test_presets_command_lists_keys():
     result = runner.invoke(app, ["presets", "model"])
     assert result.exit_code == 0
-    assert "model presets: base, dln, large, small, tiny, wide" in result.stdout
+    assert "model presets: base, cnn_shallow, dln, large, logistic, mlp_deep_relu, small, tiny, wide" in result.stdout
     assert "activation" in result.stdout
     assert runner.invoke(app, ["presets", "colour"]).exit_code == 1
     # every section a target entry takes has its keys listed, the training section too (docs/sweeps.md)

@@ -58,3 +58,31 @@ def test_a_batch_size_of_zero_or_at_least_n_is_the_full_batch():
     np.testing.assert_array_equal(full.grad, large.grad)
     assert not np.allclose(full.grad, small.grad)
     assert posterior.nbeta(200, 1.0) == pytest.approx(200 / np.log(200))
+
+
+def test_the_categorical_likelihood_is_the_softmax_cross_entropy():
+    """Classification: the loss of integer labels is the mean of -log softmax(logits)[label]."""
+    with jax.enable_x64(True):
+        logits = jnp.array([[2.0, 0.0, -1.0], [0.5, 0.5, 0.5]])
+        labels = jnp.array([0, 2])
+        nll = posterior.nll(logits, labels, DataSpec(noise_model="categorical"))
+        expected = [-(2.0 - np.log(np.exp(2.0) + 1 + np.exp(-1.0))), np.log(3.0)]
+        np.testing.assert_allclose(nll, expected, rtol=1e-12)
+        loss = posterior.make_loss(lambda w, xs: xs * w, logits, labels, DataSpec(noise_model="categorical"))
+        assert float(loss(jnp.ones(()))) == pytest.approx(np.mean(expected), rel=1e-12)
+
+
+def test_a_restricted_posterior_moves_only_its_part():
+    """Weight restriction: the sampled part starts at w*'s part, its loss is the full loss with the
+    rest held at w*, and the gradient is the full gradient's part."""
+    with jax.enable_x64(True):
+        loss, w_true = linear()
+        indices = np.array([1, 4])
+        post = posterior.build(loss, w_true, 200, 1.0, 1.0, batch_size=0, indices=indices)
+        np.testing.assert_array_equal(post.problem.position, w_true[indices])
+        part = w_true[indices] + 0.2
+        full = w_true.at[indices].set(part)
+        assert float(post.loss(part)) == pytest.approx(float(loss(full)), rel=1e-12)
+        full_gradient = jax.grad(loss)(full)[indices]
+        estimate = post.problem.grad_estimator(part, jax.random.key(0))
+        np.testing.assert_allclose(estimate.loss_grad, full_gradient, rtol=1e-10)

@@ -6,7 +6,7 @@ from fractions import Fraction
 
 import pytest
 
-from lambda_hat.spec import ModelSpec, TeacherSpec
+from lambda_hat.spec import DataSpec, ModelSpec, TeacherSpec
 from lambda_hat.truth import dln_coefficient, known_coefficient
 
 
@@ -65,8 +65,23 @@ def test_single_layer_is_regular():
 
 def test_known_coefficient_of_targets():
     linear = ModelSpec(in_dim=5, widths=[5, 5], out_dim=5, activation="identity", bias=False)
-    assert known_coefficient(linear, TeacherSpec(kind="dln", rank=1)) == float(dln_coefficient([5, 5, 5, 5], 1)[0])
-    assert known_coefficient(linear, TeacherSpec(kind="model")) == 12.5
+    synthetic = DataSpec()
+    assert known_coefficient(linear, TeacherSpec(kind="dln", rank=1), synthetic) == float(dln_coefficient([5, 5, 5, 5], 1)[0])
+    assert known_coefficient(linear, TeacherSpec(kind="model"), synthetic) == 12.5
+    # the teacher's rank says nothing of data it did not make
+    assert known_coefficient(linear, TeacherSpec(kind="dln", rank=1), DataSpec(source="npz", path="x.npz")) is None
     regression = ModelSpec(in_dim=10, widths=[], depth=0, out_dim=1)
-    assert known_coefficient(regression, TeacherSpec()) == 5.5     # 10 weights + 1 bias
-    assert known_coefficient(ModelSpec(), TeacherSpec()) is None     # a tanh MLP: unknown
+    assert known_coefficient(regression, TeacherSpec(), synthetic) == 5.5     # 10 weights + 1 bias
+    assert known_coefficient(regression, TeacherSpec(), synthetic, design_rank=7) == 3.5   # degenerate inputs
+    assert known_coefficient(ModelSpec(), TeacherSpec(), synthetic) is None     # a tanh MLP: unknown
+    assert known_coefficient(ModelSpec(architecture="cnn", in_dim=64, widths=[]), TeacherSpec(), synthetic) is None
+
+
+def test_multinomial_logistic_regression():
+    """Softmax over K classes is unchanged by adding one vector to every class's weights: of the
+    K (p + 1) parameters, (K - 1)(p + 1) count, and lambda is half of them."""
+    logistic = ModelSpec(in_dim=5, widths=[], out_dim=4)
+    categorical = DataSpec(noise_model="categorical")
+    assert known_coefficient(logistic, TeacherSpec(), categorical) == 9.0           # (4 - 1)(5 + 1) / 2
+    no_bias = ModelSpec(in_dim=5, widths=[], out_dim=4, bias=False)
+    assert known_coefficient(no_bias, TeacherSpec(), categorical) == 7.5            # (4 - 1) 5 / 2

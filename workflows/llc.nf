@@ -29,30 +29,34 @@ workflow LLC {
     main:
     PLAN ( config.parent, config.name, runs_per_task, code_version )
 
-    // target specs joined with the user data file each one reads (none for generated data); a
-    // target the store holds is reused, the others are built
-    ch_data = PLAN.out.inputs
+    // target specs joined with the user files each one reads (a data file, a model file, a
+    // checkpoint; none for generated data and built-in models); a target the store holds is
+    // reused, the others are built
+    ch_inputs = PLAN.out.inputs
         .splitCsv( header: true )
-        .map { row -> [ row.target_id, file(row.path, checkIfExists: true) ] }
+        .map { row -> [ row.target_id, row.kind, file(row.path, checkIfExists: true) ] }
+        .groupTuple()
+        .map { id, kinds, paths -> [ id, [ kinds, paths ].transpose().collectEntries() ] }
     ch_targets = PLAN.out.targets.flatten()
         .map { spec -> [ spec.baseName, spec ] }
-        .join( ch_data, remainder: true )
-        .map { id, spec, data ->
+        .join( ch_inputs, remainder: true )
+        .map { id, spec, inputs ->
             def stored = storedTarget( file("${store}/targets/${id}"), code_version, reuse )
-            [ [ id: id, label: targetLabel(spec), code: code_version, retry: stored.retry ], spec, data ?: [], stored.files ]
+            [ [ id: id, label: targetLabel(spec), code: code_version, retry: stored.retry ], spec, inputs ?: [:], stored.files ]
         }
-        .branch { _meta, _spec, _data, files ->
+        .branch { _meta, _spec, _inputs, files ->
             reused: files
             build: true
         }
-    BUILD_TARGET ( ch_targets.build.map { meta, spec, data, _files -> [ meta, spec, data ] } )
+    BUILD_TARGET ( ch_targets.build.map { meta, spec, inputs, _files ->
+        [ meta, spec, inputs.data ?: [], inputs.model ?: [], inputs.checkpoint ?: [] ] } )
     ch_builds = BUILD_TARGET.out.target
         .map { meta, files -> [ meta, files instanceof List ? files : [ files ] ] }
         .branch { _meta, files ->
             built: files.any { target_file -> target_file.name == 'meta.json' }
             failed: true                 // its error.json
         }
-    ch_target = ch_builds.built.mix( ch_targets.reused.map { meta, _spec, _data, files -> [ meta, files ] } )
+    ch_target = ch_builds.built.mix( ch_targets.reused.map { meta, _spec, _inputs, files -> [ meta, files ] } )
 
     ch_tasks = PLAN.out.tasks.flatten()
         .map { folder ->

@@ -173,7 +173,8 @@ def storedTarget(Path folder, String code, boolean reuse) {
     def files = [ 'meta.json', 'params.npz', 'data.npz' ].collect { name -> folder.resolve(name) }
     if( reuse && files.every { target_file -> target_file.exists() } &&
             finishedBy(folder.resolve('meta.json'), [ 'target_id', 'n', 'd', 'spec' ], code) ) {
-        return [ files: files, retry: '' ]
+        def copy = folder.resolve('model.py')          // a model file's copy, read by the target's runs
+        return [ files: files + (copy.exists() ? [ copy ] : []), retry: '' ]
     }
     return [ files: [], retry: failureDigest([ folder ]) ]
 }

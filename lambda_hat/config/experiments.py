@@ -6,17 +6,20 @@ import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
-from lambda_hat import ids, store
+import jax
+
+from lambda_hat import ids, model_file, models, store
+from lambda_hat.checkpoints import load as load_checkpoint
 from lambda_hat.config import presets
-from lambda_hat.spec import SECTIONS
+from lambda_hat.spec import PACKAGED, SECTIONS, DataSpec, ModelSpec
 from lambda_hat.config.validate import build, shown, unknown_keys
-from lambda_hat.data import file_digest, load_npz
+from lambda_hat.data import check_shapes, file_digest, is_labels, packaged, read_npz
 from lambda_hat.errors import ConfigError, DataError
 from lambda_hat.samplers import SAMPLERS
 from lambda_hat.types import MAX_SEED
 
 TOP_KEYS = ["store_root", "results", "jax_enable_x64", "targets", "samplers", "presets_dir", "retry_of"]
-TARGET_KEYS = ["model", "data", "teacher", "training", "seed", "overrides"]
+TARGET_KEYS = ["model", "data", "teacher", "training", "seed", "overrides", "checkpoints"]
 DEFAULT_PRESET = {"teacher": "_null", "training": None}
 
 
@@ -104,8 +107,8 @@ def section_mapping(kind: str, value, path: str, user_dir: Path | None) -> tuple
     raise ConfigError([f"{path}: expected a preset name or a mapping, got {shown(value)}"])
 
 
-def resolve_target(entry, index: int, x64: bool, base_dir: Path, user_dir: Path | None) -> TargetPlan:
-    """Resolve one ``targets[i]`` entry into its spec and ID."""
+def resolve_targets(entry, index: int, x64: bool, base_dir: Path, user_dir: Path | None) -> list[TargetPlan]:
+    """Resolve one ``targets[i]`` entry into its spec and ID: one target, or one per checkpoint."""
     path = f"targets[{index}]"
     if not isinstance(entry, dict):
         raise ConfigError([f"{path}: expected a mapping like {{model: small, data: small, seed: 42}}"])
@@ -118,6 +121,10 @@ def resolve_target(entry, index: int, x64: bool, base_dir: Path, user_dir: Path 
     seed = entry.get("seed", 0)
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
         problems.append(f"{path}.seed: expected an integer from 0 to {MAX_SEED}, got {shown(seed)}")
+    checkpoints = entry.get("checkpoints")
+    if checkpoints is not None and (not isinstance(checkpoints, list) or not checkpoints
+                                    or not all(isinstance(c, str) and c for c in checkpoints)):
+        problems.append(f"{path}.checkpoints: expected a list of .npz files, got {shown(checkpoints)}")
     labels, sections = {}, {}
     for kind, cls in SECTIONS.items():
         try:
@@ -140,34 +147,105 @@ def resolve_target(entry, index: int, x64: bool, base_dir: Path, user_dir: Path 
         sections[kind] = value
     if problems:
         raise ConfigError(problems)
-    sections = check_target(sections, path, base_dir)
+    given = set(entry["model"]) if isinstance(entry.get("model"), dict) else set()
+    sections, digests = check_target(sections, path, base_dir, given | set(overrides.get("model") or {}))
+    labels = {k: labels[k] for k in ("model", "data", "teacher")}
+    if sections["model"].file:
+        labels["model"] = f"{Path(sections['model'].file).name}:{sections['model'].name}"
+    if sections["data"].source == "npz":
+        labels["data"] = Path(sections["data"].path).name
     spec = {kind: dataclasses.asdict(value) for kind, value in sections.items()}
     spec.update(seed=seed, x64=bool(x64))
-    if sections["data"].source == "npz":
-        spec["data"]["sha256"] = file_digest(sections["data"].path)
-    return TargetPlan(ids.target_id(spec), {k: labels[k] for k in ("model", "data", "teacher")}, spec, entry)
+    for kind, digest in digests.items():
+        spec[kind]["sha256"] = digest
+    if checkpoints is None:
+        return [TargetPlan(ids.target_id(spec), labels, spec, entry)]
+    return [TargetPlan(ids.target_id({**spec, "checkpoint": checkpoint}), {**labels, "checkpoint": checkpoint["name"]},
+                       {**spec, "checkpoint": checkpoint}, entry)
+            for checkpoint in check_checkpoints(checkpoints, sections["model"], path, base_dir)]
 
 
-def check_target(sections: dict, path: str, base_dir: Path) -> dict:
-    """Cross-section checks: DLN rank against the widths; the user's data file."""
+def user_file(value: str, base_dir: Path) -> Path:
+    """A user's file named in a sweep file: absolute, or relative to the sweep file's folder."""
+    return Path(value) if Path(value).is_absolute() else base_dir / value
+
+
+def check_target(sections: dict, path: str, base_dir: Path, given: set) -> tuple[dict, dict]:
+    """Cross-section checks, and what the target's files say: the data (its rows, widths and
+    likelihood: integer labels are classification), the model file (it builds, with the right
+    shapes). ``given``: the model keys the target itself sets (others are taken from the data).
+    Returns the sections and the sha256 of each user file, by section."""
     model, data, teacher = sections["model"], sections["data"], sections["teacher"]
-    problems = []
-    if teacher.kind == "dln" and teacher.rank > min(model.layer_widths()):
+    problems, digests = [], {}
+    if teacher.kind == "dln" and not model.file and teacher.rank > min(model.layer_widths()):
         problems.append(f"{path}.teacher.rank: {teacher.rank} is larger than the narrowest width "
                         f"{min(model.layer_widths())} of {model.layer_widths()}")
-    if data.source == "npz":
-        file = Path(data.path) if Path(data.path).is_absolute() else (base_dir / data.path)
-        if not data.path:
-            problems.append(f"{path}.data.path: required when data.source is npz")
-        else:
-            try:
-                x, _ = load_npz(str(file), model)
-                sections["data"] = dataclasses.replace(data, path=str(file.resolve()), n=int(x.shape[0]))
-            except DataError as err:
-                problems.append(f"{path}.data.path: {err}")
+    try:
+        loaded = None
+        if data.source == "npz":
+            if not data.path:
+                raise DataError("required when data.source is npz")
+            file = user_file(data.path, base_dir)
+            loaded, data = read_npz(str(file)), dataclasses.replace(data, path=str(file.resolve()))
+            digests["data"] = file_digest(str(file))
+        elif data.source in PACKAGED:
+            loaded = packaged(data.source)
+        if loaded is not None:
+            model, data = fit_to_data(model, data, *loaded, given)
+    except DataError as err:
+        problems.append(f"{path}.data{'.path' if data.source == 'npz' else ''}: {err}")
+    if data.source == "synthetic" and data.noise_model == "categorical" and model.out_dim < 2:
+        problems.append(f"{path}.model.out_dim: classification needs 2 classes or more, got {model.out_dim}")
+    if model.file:
+        changed = [f.name for f in dataclasses.fields(ModelSpec)
+                   if f.name not in ModelSpec.FILE_KEYS and getattr(model, f.name) != getattr(ModelSpec(), f.name)]
+        if changed:
+            problems.append(f"{path}.model.{changed[0]}: has no effect on a model file's network (it takes "
+                            f"{', '.join(ModelSpec.FILE_KEYS)})")
+        file = user_file(model.file, base_dir)
+        try:
+            models.build(model, "float32", file)          # shapes only: the build runs in its own precision
+            model, digests["model"] = dataclasses.replace(model, file=str(file.resolve())), file_digest(str(file))
+        except model_file.ModelError as err:
+            problems.append(f"{path}.model.file: {err}")
+    problems += [f"{path}.model: {problem}" for problem in model.problems()]
     if problems:
         raise ConfigError(problems)
-    return sections
+    return {**sections, "model": model, "data": data}, digests
+
+
+def fit_to_data(model: ModelSpec, data: DataSpec, x, y, given: set) -> tuple[ModelSpec, DataSpec]:
+    """The model's widths and the data's rows and likelihood, as the data ``(X, Y)`` have them: the
+    widths the target gives must agree with the data; the others are taken from them."""
+    classes = is_labels(y)
+    if classes and data.noise_model not in ("gauss", "categorical"):
+        raise DataError(f"Y holds integer labels (classification), but noise_model is {data.noise_model}")
+    if not classes and data.noise_model == "categorical":
+        raise DataError("noise_model categorical needs Y to hold integer labels [n]")
+    found = {"in_dim": int(x.shape[1]), "out_dim": int(y.max()) + 1 if classes else int(y.shape[1])}
+    if "in_dim" in given and model.in_dim != found["in_dim"]:
+        raise DataError(f"X has {found['in_dim']} columns, but the model has in_dim {model.in_dim}")
+    if "out_dim" in given:
+        check_shapes(x, y, model, "Y")
+        found["out_dim"] = model.out_dim
+    return (dataclasses.replace(model, **found),
+            dataclasses.replace(data, n=int(x.shape[0]), noise_model="categorical" if classes else data.noise_model))
+
+
+def check_checkpoints(names: list, model: ModelSpec, path: str, base_dir: Path) -> list[dict]:
+    """``{name, path, sha256}`` of each checkpoint, each read against the model's parameters."""
+    template = models.build(model, "float32").init(jax.random.key(0))
+    found, problems = [], []
+    for index, name in enumerate(names):
+        file = user_file(name, base_dir)
+        try:
+            load_checkpoint(file, template)
+            found.append({"name": name, "path": str(file.resolve()), "sha256": file_digest(str(file))})
+        except DataError as err:
+            problems.append(f"{path}.checkpoints[{index}]: {err}")
+    if problems:
+        raise ConfigError(problems)
+    return found
 
 
 def resolve_sampler(entry, index: int, user_dir: Path | None) -> SamplerPlan:
@@ -214,15 +292,15 @@ def load(path: str | Path) -> Experiments:
     if not isinstance(x64, bool):
         problems.append(f"jax_enable_x64: expected true or false, got {shown(x64)}")
     targets, samplers = [], []
-    for key, resolve, out in (("targets", lambda e, i: resolve_target(e, i, x64, base_dir, user_dir), targets),
-                              ("samplers", lambda e, i: resolve_sampler(e, i, user_dir), samplers)):
+    for key, resolve, out in (("targets", lambda e, i: resolve_targets(e, i, x64, base_dir, user_dir), targets),
+                              ("samplers", lambda e, i: [resolve_sampler(e, i, user_dir)], samplers)):
         entries = raw.get(key)
         if not isinstance(entries, list) or not entries:
             problems.append(f"{key}: expected a non-empty list")
             continue
         for index, entry in enumerate(entries):
             try:
-                out.append(resolve(entry, index))
+                out.extend(resolve(entry, index))
             except ConfigError as err:
                 problems += err.problems
     problems += batch_problems(raw, targets, samplers)

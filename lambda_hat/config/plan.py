@@ -85,13 +85,27 @@ def write(experiments: Experiments, out: Path, runs_per_task: int = DEFAULT_BATC
     return summary
 
 
+#: the user files a target may read, by kind: where its spec names the file
+USER_FILES = {"data": ("data", "path"), "model": ("model", "file"), "checkpoint": ("checkpoint", "path")}
+
+
+def user_files(target) -> dict[str, str]:
+    """The user files a target reads (``data``, ``model``, ``checkpoint``): ``{kind: path}``."""
+    found = {}
+    for kind, (section, key) in USER_FILES.items():
+        entry = target.spec.get(section) or {}
+        if entry.get("sha256") and entry.get(key):
+            found[kind] = entry[key]
+    return found
+
+
 def data_inputs(experiments: Experiments, path: Path) -> None:
-    """``target_id,path`` lines (with a header) for the targets that read a user's data file."""
+    """``target_id,kind,path`` lines (with a header) for the user files the targets read (a data
+    file, a model file, a checkpoint), for a workflow engine to stage into each build."""
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\n")
-    writer.writerow(["target_id", "path"])
-    writer.writerows([t.target_id, t.spec["data"]["path"]] for t in experiments.targets
-                     if t.spec["data"].get("source") == "npz")
+    writer.writerow(["target_id", "kind", "path"])
+    writer.writerows([t.target_id, kind, file] for t in experiments.targets for kind, file in user_files(t).items())
     store.write_bytes(Path(path), text.getvalue().encode())
 
 

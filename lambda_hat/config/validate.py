@@ -66,6 +66,10 @@ def coerce(kind: str, value: Any) -> tuple[Any, str | None]:
     if kind == "float":
         number = _number(value)
         return (number, None) if number is not None else (None, f"expected a number, got {shown(value)}")
+    if kind == "dict":
+        if not isinstance(value, dict) or not all(isinstance(key, str) for key in value):
+            return None, f"expected a mapping of names to values, got {shown(value)}"
+        return value, None
     if kind == "list":
         if not isinstance(value, list):
             return None, f"expected a list of positive integers, got {shown(value)}"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import html
 import math
+import re
 import shutil
 from pathlib import Path
 
@@ -16,6 +17,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+import yaml  # noqa: E402
 
 from lambda_hat import health, store  # noqa: E402
 from lambda_hat.report.plots import diagnose_run, save  # noqa: E402
@@ -63,13 +65,20 @@ def status_text(row: dict) -> str:
     return f"suspect: {warnings}" if status == "suspect" else status
 
 
+def at_checkpoint(row: dict) -> str:
+    """`` @ <checkpoint>`` for a target read from a checkpoint, else nothing."""
+    name = row.get("checkpoint")
+    return f" @ {cell(name)}" if isinstance(name, str) and name else ""
+
+
 def status_cell(row: dict) -> str:
     text = status_text(row)
     return f'<td class="l warn">{html.escape(text)}</td>' if text != "ok" else "<td>ok</td>"
 
 
 def summary_figures(table: pd.DataFrame, out: Path) -> list[str]:
-    """λ̂ by sampler, λ̂ against λ true, ESS per second and wall time by sampler."""
+    """λ̂ by sampler, λ̂ against λ true, ESS per second and wall time by sampler, and λ̂ over the
+    checkpoints of a target entry (the LLC over training)."""
     samplers = sorted(table["sampler"].unique())
     position = {name: i for i, name in enumerate(samplers)}
     files = []
@@ -104,7 +113,40 @@ def summary_figures(table: pd.DataFrame, out: Path) -> list[str]:
         ax.set(xlabel="λ true", ylabel="λ̂", title="λ̂ against the known λ")
         ax.legend(fontsize=7)
         files.append(save(figure, out / "llc_vs_true.png"))
+    if "checkpoint" in table.columns and table["checkpoint"].notna().any():
+        files.append(over_checkpoints(table[table["checkpoint"].notna()], out))
     return files
+
+
+def natural(name: str) -> tuple:
+    """A sort key that puts ``step_9`` before ``step_10``."""
+    return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", str(name)))
+
+
+def series(row) -> str:
+    """What the targets of one checkpoint list share: their spec without the checkpoint (and the sampler)."""
+    document = yaml.safe_load(row["config_yaml"]) if isinstance(row.get("config_yaml"), str) else {}
+    target = {k: v for k, v in (document.get("target") or {}).items() if k != "checkpoint"}
+    return yaml.safe_dump([target, row["sampler"]], sort_keys=True)
+
+
+def over_checkpoints(table: pd.DataFrame, out: Path) -> str:
+    """λ̂ (± 2 standard errors) against the checkpoints, one line per model and sampler: the LLC over
+    training. A suspect estimate is drawn hollow (checkpoints away from a minimum are suspect)."""
+    figure, ax = plt.subplots(figsize=(7, 3.8))
+    rows = table.assign(series=[series(row) for row in table.to_dict("records")])
+    for number, (_, group) in enumerate(rows.groupby("series", sort=False)):
+        group = group.sort_values("checkpoint", key=lambda names: names.map(natural))
+        names = [Path(str(name)).stem for name in group["checkpoint"]]
+        line = ax.errorbar(names, group["llc_mean"], yerr=2 * group["llc_sem"].fillna(0), marker="o", ms=5, capsize=3,
+                           label=f"{group['model'].iloc[0]} / {group['data'].iloc[0]} / {group['sampler'].iloc[0]}")
+        suspect = group["status"] != "ok"
+        ax.scatter(np.array(names)[suspect.to_numpy()], group.loc[suspect, "llc_mean"], s=40, facecolors="white",
+                   edgecolors=line[0].get_color(), zorder=3, label="suspect" if number == 0 and suspect.any() else None)
+    ax.set(xlabel="checkpoint", ylabel="λ̂ (± 2 SE)", title="LLC over training")
+    ax.tick_params(axis="x", labelrotation=30, labelsize=8)
+    ax.legend(fontsize=7)
+    return save(figure, out / "llc_over_checkpoints.png")
 
 
 def run_page(row: dict, files: list[str]) -> str:
@@ -163,7 +205,7 @@ def promote(store_root: Path, results: Path, out: Path, runs: list[Path] | None 
         verdict = status_cell(row)
         rows.append(
             f"<tr class=run><td class=l>{cell(row['target_id'])}<br><small>{cell(row['model'])}/{cell(row['data'])}/"
-            f"{cell(row['teacher'])}</small></td><td class=l>{cell(row['sampler'])}</td>{verdict}"
+            f"{cell(row['teacher'])}{at_checkpoint(row)}</small></td><td class=l>{cell(row['sampler'])}</td>{verdict}"
             f"<td>{cell(row['llc_mean'])} ± {cell(row['llc_sem'], 2)}</td><td>{cell(row['llc_true'])}</td>"
             f"<td>{'–' if error is None or not math.isfinite(error) else f'{error:+.1%}'}</td>"
             f"<td{warn_e}>{cell(ess, 4)}</td><td{warn_r}>{cell(r_hat, 4)}</td><td{warn_k}>{cell(pareto_k, 2)}</td>"

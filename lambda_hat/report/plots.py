@@ -140,18 +140,21 @@ def diagnose_target(folder: Path) -> tuple[list[str], str | None]:
     ax.set(xlabel="training step", ylabel="L_n (full batch)", title=f"{meta['target_id']}: training")
     files = [save(figure, out / "training_curve.png")]
     parts = sections(meta["spec"])
-    if parts["data"].source == "npz":
-        return files, f"{meta['target_id']}: the data come from {parts['data'].path}; there is no teacher to compare with"
+    model = parts["model"]
+    if parts["data"].source != "synthetic":
+        where = parts["data"].path if parts["data"].source == "npz" else f"the packaged data set {parts['data'].source}"
+        return files, f"{meta['target_id']}: the data come from {where}; there is no teacher to compare with"
+    if parts["data"].noise_model == "categorical" or model.file or model.architecture != "mlp":
+        return files, f"{meta['target_id']}: predictions are plotted for MLP regression targets only"
     layers, network = models.from_arrays(arrays, "teacher_layer"), meta.get("teacher_network")
     if not layers or not network:
         return files, f"{meta['target_id']}: built before targets saved their teacher; rebuild it (--force) to plot predictions"
-    model = parts["model"]
     x = jnp.asarray(arrays["X"])
     test_spec = parts["data"].__class__(**{**parts["data"].__dict__, "n": min(500, meta["n"])})
     data_key = datasets.data_keys(meta["spec"]["seed"])[0]
     inputs = {"train": x, "test": datasets.sample_inputs(jax.random.fold_in(data_key, 99), test_spec, model.in_dim, x.dtype)}
     student = models.from_arrays(params)
-    teacher = datasets.Network(layers, network["activation"], network["skip"])
+    teacher = datasets.mlp_teacher(layers, network["activation"], network["skip"])
     figure, axes = plt.subplots(1, 2, figsize=(8, 3.6))
     for ax, (name, x) in zip(axes, inputs.items()):
         truth = np.asarray(teacher(x))[:, 0]

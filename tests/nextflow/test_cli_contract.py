@@ -35,7 +35,8 @@ def placeholders(line: str) -> list[str]:
     """The script line with Nextflow interpolations replaced by sample values, output redirection dropped."""
     line = line.replace("${args}", "").split(" > ")[0]
     line = re.sub(r"\$\{task\.cpus\}", "2", line)
-    line = line.replace("${platform}", "--platform cuda").replace("${data}", "--data-file data.npz")
+    line = line.replace("${platform}", "--platform cuda")
+    line = line.replace("${files}", "--data-file data.npz --model-file model.py --checkpoint step_10.npz")
     line = line.replace("${runs}", "run_aaaaaaaaaaaa run_bbbbbbbbbbbb").replace("${runs_per_task}", "16")
     line = line.replace("${spec_args}", "--spec a.json --spec b.json")
     line = re.sub(r"\$\{[^}]+\}", "value", line)

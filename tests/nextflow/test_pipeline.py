@@ -327,7 +327,7 @@ def test_a_users_data_file_is_staged_into_its_build(nextflow, tmp_path):
     assert (first["status"] != "failed").all() and (first["n"] == 200).all()
     build = next(row for row in run.trace() if row["name"].startswith("LLC:BUILD_TARGET "))
     workdir = next((tmp_path / "work").glob(f"{build['hash']}*"))
-    staged = workdir / "mine.npz"
+    staged = workdir / "inputs" / "data" / "mine.npz"
     assert staged.is_symlink() and staged.resolve() == (folder / "mine.npz").resolve()
 
     # new content in place: a new plan (the checksum is part of the target), a new build
@@ -414,3 +414,41 @@ def test_a_cancelled_slurm_job_is_a_failed_row_not_a_retry(nextflow_bin, slurm, 
     assert row.status == "failed" and "its RUN_SAMPLER task was killed" in row.error
     traces = sorted((tmp_path / "results" / "pipeline_info").glob("execution_trace_*.txt"))
     assert traces[-1].read_text().count("LLC:RUN_SAMPLER") == 1, "the cancelled job was resubmitted"
+
+
+def test_users_models_data_and_checkpoints_run_under_both_front_ends(nextflow, tmp_path):
+    """(d) cnn_shallow on the packaged digits with SGLD, and a user's model file read at two
+    checkpoints: under Nextflow the model file and the checkpoints are staged into their builds and
+    the model file travels with its target to sampling; the table is the local runner's."""
+    from lambda_hat import checkpoints, model_file
+
+    folder = tmp_path / "config"
+    folder.mkdir()
+    (folder / "models.py").write_text((ROOT / "examples" / "models" / "jax_mlp.py").read_text())
+    init, _ = model_file.functions(folder / "models.py", "mlp", 64, 10, {"width": 8})
+    for seed in (0, 1):
+        checkpoints.save(folder / f"step_{seed}.npz", init(__import__("jax").random.key(seed)))
+    fast_sgld = {"name": "sgld", "overrides": {"warmup": 300, "draws": 60, "chains": 2, "thin": 5}}
+    config = write_config(folder, {"targets": [
+        {"model": "cnn_shallow", "data": "digits", "seed": 0, "overrides": {"training": {"steps": 200}}},
+        {"model": {"file": "models.py", "name": "mlp", "args": {"width": 8}}, "data": "digits", "seed": 1,
+         "checkpoints": ["step_0.npz", "step_1.npz"]}],
+        "samplers": [fast_sgld]})
+    run = nextflow("-profile", "local", "--config", str(config))
+    assert run.returncode == 0, run.output
+    piped = table(run)
+    assert len(piped) == 3 and (piped["status"] != "failed").all()
+    cnn = piped[piped["model"] == "cnn_shallow"].iloc[0]
+    assert cnn["d"] == 1898 and np.isfinite(cnn["llc_mean"]) and 0 < cnn["llc_mean"] < cnn["d"] / 2
+    assert sorted(piped["checkpoint"].dropna()) == ["step_0.npz", "step_1.npz"]
+    builds = [row for row in run.trace() if row["name"].startswith("LLC:BUILD_TARGET ")]
+    staged = sorted(p.name for row in builds for p in Path(row["workdir"]).glob("inputs/*/*"))
+    assert staged == ["models.py", "models.py", "step_0.npz", "step_1.npz"]
+
+    local = tmp_path / "local"
+    local.mkdir()
+    result = subprocess.run(["lambda-hat", "workflow", "llc", "--local", "--config", str(config)], cwd=local,
+                            capture_output=True, text=True, timeout=1800)
+    assert result.returncode == 0, result.stderr
+    alone = pd.read_parquet(local / "results" / "llc_runs.parquet")
+    pd.testing.assert_frame_equal(piped.drop(columns=VOLATILE), alone.drop(columns=VOLATILE))

@@ -4,10 +4,13 @@ process BUILD_TARGET {
     cache 'deep'            // the spec is a new file on every PLAN: hash it by content
 
     input:
-    tuple val(meta), path(spec), path(data_file)    // data_file: the user's .npz, or [] for generated data
+    // the user's files this target reads, each or [] where none: a data file, a model file, a checkpoint
+    tuple val(meta), path(spec), path(data_file, stageAs: 'inputs/data/*'), path(model_file, stageAs: 'inputs/model/*'),
+          path(checkpoint, stageAs: 'inputs/checkpoint/*')
 
     output:
-    // the target's files (meta.json, params.npz, data.npz), or the error.json of a failed build;
+    // the target's files (meta.json, params.npz, data.npz, and model.py for a model file), or the
+    // error.json of a failed build;
     // files, not the folder: published into the store, they never replace its run_* folders
     tuple val(meta), path("targets/${meta.id}/*"), emit: target
     path "versions.yml"                           , emit: versions
@@ -16,9 +19,10 @@ process BUILD_TARGET {
     // a build that fails (bad data, training that diverges, a broken task) leaves its error.json, which
     // the store keeps and the table shows; a kill by a signal fails the task (retried for resources)
     def args = task.ext.args ?: ''
-    def data = data_file ? "--data-file ${data_file}" : ''
+    def files = [ data_file ? "--data-file ${data_file}" : '', model_file ? "--model-file ${model_file}" : '',
+                  checkpoint ? "--checkpoint ${checkpoint}" : '' ].join(' ')
     """
-    lambda-hat-task --cpus ${task.cpus} --code ${meta.code} --process ${task.process} --record-failure targets/${meta.id} build --spec ${spec} --store . --no-lock ${data} ${args}
+    lambda-hat-task --cpus ${task.cpus} --code ${meta.code} --process ${task.process} --record-failure targets/${meta.id} build --spec ${spec} --store . --no-lock ${files} ${args}
     """
 
     stub:
