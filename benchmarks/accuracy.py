@@ -42,6 +42,30 @@ def config(cases, samplers) -> dict:
     return {"targets": targets, "samplers": [{"name": name} for name in samplers]}
 
 
+def sampled(cases, targets, plans_for, store: Path, progress=None):
+    """Build each target and run its sampler plans: yields ``(label, plan, analysis row, seconds,
+    progress callback)`` per run that finished; a failure is printed and skipped. ``plans_for(label)``
+    gives a target's plans; ``progress()`` makes a fresh callback per run (or none)."""
+    import time
+
+    from lambda_hat.config.plan import sampler_document, target_document
+    from lambda_hat.sampling import sample
+    from lambda_hat.store import read_json
+    from lambda_hat.targets import build
+
+    for (label, _, _), target in zip(cases, targets):
+        folder, _ = build(target_document(target), store)
+        for plan in plans_for(label):
+            callback = progress() if progress else None
+            started = time.perf_counter()
+            try:
+                run, _ = sample(folder, sampler_document(plan), progress=callback)
+            except Exception as err:  # noqa: BLE001 - a benchmark reports failures and goes on
+                print(f"  {label} {plan.name}: FAILED {err}", file=sys.stderr)
+                continue
+            yield label, plan, read_json(run / "analysis.json"), time.perf_counter() - started, callback
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="only the two smallest cases")
@@ -51,10 +75,6 @@ def main() -> None:
     args = parser.parse_args()
     runtime.configure()
     from lambda_hat.config import load
-    from lambda_hat.config.plan import sampler_document, target_document
-    from lambda_hat.sampling import sample
-    from lambda_hat.store import read_json
-    from lambda_hat.targets import build
 
     cases = CASES[:2] if args.quick else CASES
     if args.cases:
@@ -69,21 +89,13 @@ def main() -> None:
     if args.markdown:
         print("|---|---|---|---|---|---|---|---|---|---|")
     errors: dict[str, list[float]] = {name: [] for name in samplers}
-    for (label, _, _), target in zip(cases, experiments.targets):
-        folder, _ = build(target_document(target), work / "store")
-        for plan in experiments.samplers:
-            try:
-                run, _ = sample(folder, sampler_document(plan))
-            except Exception as err:  # noqa: BLE001 - a benchmark reports failures and goes on
-                print(f"  {label} {plan.name}: FAILED {err}", file=sys.stderr)
-                continue
-            row = read_json(run / "analysis.json")
-            errors[plan.name].append(abs(row["llc_rel_error"]))
-            cells = [label, row["d"], plan.name, f"{row['llc_true']:.2f}", f"{row['llc_mean']:.2f}",
-                     f"{row['llc_rel_error']:+.1%}", f"{row['walltime_sec']:.1f}", f"{row['grad_evals']:,}",
-                     row["status"], "–" if row.get("pareto_k") is None else f"{row['pareto_k']:.2f}"]
-            print(("| " + " | ".join(map(str, cells)) + " |") if args.markdown else "  ".join(map(str, cells)),
-                  flush=True)
+    for label, plan, row, _, _ in sampled(cases, experiments.targets, lambda _: experiments.samplers, work / "store"):
+        errors[plan.name].append(abs(row["llc_rel_error"]))
+        cells = [label, row["d"], plan.name, f"{row['llc_true']:.2f}", f"{row['llc_mean']:.2f}",
+                 f"{row['llc_rel_error']:+.1%}", f"{row['walltime_sec']:.1f}", f"{row['grad_evals']:,}",
+                 row["status"], "–" if row.get("pareto_k") is None else f"{row['pareto_k']:.2f}"]
+        print(("| " + " | ".join(map(str, cells)) + " |") if args.markdown else "  ".join(map(str, cells)),
+              flush=True)
     print()
     for name, values in errors.items():
         if values:

@@ -21,14 +21,13 @@ import argparse
 import json
 import os
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import yaml
 
-from accuracy import config
+from accuracy import config, sampled
 
 # (label, model overrides, teacher) on data n = 10 000, noise sigma = 0.5: six deep linear networks
 # with d from 48 to 480 (6-4-6 rank 2 is SGLD's worst case in an independent run), two regular models
@@ -120,10 +119,7 @@ def main() -> None:
 
     runtime.configure()
     from lambda_hat.config import load
-    from lambda_hat.config.plan import sampler_document, target_document
-    from lambda_hat.sampling import sample
-    from lambda_hat.store import read_json
-    from lambda_hat.targets import build
+    from lambda_hat.config.plan import sampler_document
 
     cases = [CASES[int(i)] for i in args.cases.split(",")] if args.cases else CASES
     samplers = args.samplers.split(",")
@@ -139,29 +135,19 @@ def main() -> None:
     print(f"{'target':20s} {'d':>4s} {'sampler':6s} {'λ':>7s} {'λ̂':>8s} {'error':>7s} {'wall s':>7s} "
           f"{'compile':>7s} {'warm-up':>7s} {'grads':>8s} {'draws':>5s} {'mcse':>6s} stop / status", flush=True)
     rows = []
-    for (label, _, _), target in zip(cases, experiments.targets):
-        folder, _ = build(target_document(target), work / "store")
-        for plan in experiments.samplers:
-            document = sampler_document(plan)
-            phases = Phases()
-            started = time.perf_counter()
-            try:
-                run, _ = sample(folder, document, progress=phases)
-            except Exception as err:  # noqa: BLE001 - a benchmark reports failures and goes on
-                print(f"  {label} {plan.name}: FAILED {err}", file=sys.stderr)
-                continue
-            wall = time.perf_counter() - started
-            row = read_json(run / "analysis.json")
-            rel_mcse = row["llc_sem"] / abs(row["llc_mean"]) if row.get("llc_sem") else float("nan")
-            rows.append({"label": label, "sampler": plan.name, "d": row["d"], "llc_true": row["llc_true"],
-                         "llc": row["llc_mean"], "rel_error": row["llc_rel_error"], "wall": wall,
-                         "compile": phases.compiling, "warmup": phases.warming, "grads": full_batch_equivalents(row, document["spec"]["settings"]),
-                         "draws": row["draws"], "rel_mcse": rel_mcse, "stop": row.get("stop_reason", "fixed"),
-                         "status": row["status"]})
-            r = rows[-1]
-            print(f"{label:20s} {r['d']:4d} {plan.name:6s} {r['llc_true']:7.2f} {r['llc']:8.2f} "
-                  f"{r['rel_error']:+7.1%} {wall:7.1f} {r['compile']:7.1f} {r['warmup']:7.1f} {r['grads']:8.0f} {r['draws']:5d} "
-                  f"{rel_mcse:6.2%} {r['stop']} / {r['status']}", flush=True)
+    for label, plan, row, wall, phases in sampled(cases, experiments.targets, lambda _: experiments.samplers,
+                                                  work / "store", progress=Phases):
+        document = sampler_document(plan)
+        rel_mcse = row["llc_sem"] / abs(row["llc_mean"]) if row.get("llc_sem") else float("nan")
+        rows.append({"label": label, "sampler": plan.name, "d": row["d"], "llc_true": row["llc_true"],
+                     "llc": row["llc_mean"], "rel_error": row["llc_rel_error"], "wall": wall,
+                     "compile": phases.compiling, "warmup": phases.warming, "grads": full_batch_equivalents(row, document["spec"]["settings"]),
+                     "draws": row["draws"], "rel_mcse": rel_mcse, "stop": row.get("stop_reason", "fixed"),
+                     "status": row["status"]})
+        r = rows[-1]
+        print(f"{label:20s} {r['d']:4d} {plan.name:6s} {r['llc_true']:7.2f} {r['llc']:8.2f} "
+              f"{r['rel_error']:+7.1%} {wall:7.1f} {r['compile']:7.1f} {r['warmup']:7.1f} {r['grads']:8.0f} {r['draws']:5d} "
+              f"{rel_mcse:6.2%} {r['stop']} / {r['status']}", flush=True)
     summarize(rows)
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))

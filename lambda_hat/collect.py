@@ -20,19 +20,19 @@ from lambda_hat import health, store
 COLUMNS: dict[str, str] = {
     "target_id": "string", "run_id": "string", "sampler": "string", "algorithm": "string",
     "status": "string", "error": "string", "warnings": "string",
-    "llc_mean": "float64", "llc_std": "float64", "llc_sem": "float64",
+    "llc_mean": "float64", "llc_err": "float64", "llc_sem": "float64", "llc_raw": "float64", "llc_std": "float64",
     "ess_bulk": "float64", "ess_tail": "float64", "r_hat": "float64",
     "walltime_sec": "float64", "batch_runs": "Int64", "grad_evals": "Int64", "n": "Int64", "d": "Int64",
     "d_sampled": "Int64",
     "beta": "float64", "gamma": "float64", "chains": "Int64", "draws": "Int64",
-    "draws_max": "Int64", "llc_rel_mcse": "float64", "stop_reason": "string",
+    "draws_max": "Int64", "target_rel_mcse": "float64", "llc_rel_mcse": "float64", "stop_reason": "string",
     "llc_true": "float64", "llc_rel_error": "float64",
     "model": "string", "data": "string", "teacher": "string", "seed": "Int64", "checkpoint": "string",
     "config_yaml": "string", "lambda_hat_version": "string", "created_at": "string",
 }
 DIAGNOSTICS = ("acceptance_rate", "target_acceptance", "divergences", "divergent_fraction", "step_size", "energy_change_var",
                "elbo_final", "pareto_k", "is_ess", "llc_is", "llc_q", "refine_drift", "refine_drift_se", "loss0",
-               "llc_min", "grad_norm")
+               "llc_min", "grad_norm", "llc_bias", "llc_bias_se")
 #: the reason given for a planned job with neither a result nor an error record
 NO_RECORD = "no result and no error record: the job's task failed or never ran (see its log)"
 

@@ -42,17 +42,24 @@ def r_hat(samples: np.ndarray) -> float:
         return _safe(_arviz().rhat(samples))
 
 
-def standard_error(std: float, bulk_ess: float) -> float:
-    """The Monte Carlo standard error of a mean: the draws' spread over the root of their bulk ESS."""
-    return std / math.sqrt(bulk_ess) if bulk_ess and math.isfinite(bulk_ess) else float("nan")
+def standard_error(samples: np.ndarray) -> float:
+    """The Monte Carlo standard error of the mean of ``samples`` ``[chain, draw]`` (arviz's
+    ``mcse(method="mean")``: the spread over the root of the ESS of the mean itself, not the
+    rank-normalized bulk ESS, which overstates it for skewed traces); NaN if undefined."""
+    samples = np.asarray(samples, dtype=float)
+    if samples.shape[1] < 4 or np.ptp(samples) == 0:
+        return float("nan")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return _safe(_arviz().mcse(samples, method="mean"))
 
 
 def summary(samples: np.ndarray) -> dict[str, float]:
-    """Mean, spread, ESS-based standard error, ESS (bulk, tail) and R-hat of ``[chain, draw]`` values."""
+    """Mean, spread, standard error of the mean, ESS (bulk, tail) and R-hat of ``[chain, draw]`` values."""
     samples = np.asarray(samples, dtype=float)
     bulk = ess(samples, "bulk")
     std = float(np.std(samples, ddof=1)) if samples.size > 1 else float("nan")
-    return {"mean": float(np.mean(samples)), "std": std, "sem": standard_error(std, bulk),
+    return {"mean": float(np.mean(samples)), "std": std, "sem": standard_error(samples),
             "ess_bulk": bulk, "ess_tail": ess(samples, "tail"), "r_hat": r_hat(samples)}
 
 

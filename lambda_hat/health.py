@@ -30,9 +30,19 @@ REFINE_ACCEPTANCE_MIN = 0.2
 #: minimum (at one, no draw goes below; a well-trained w* misses its minimum by far less than this)
 BELOW_MINIMUM = 1.0
 #: λ̂ more than this times d/2 (the learning coefficient of a regular model of d parameters, the
-#: largest there is), beyond twice its standard error: the chains cannot have sampled the posterior
+#: largest there is), beyond twice its error bar: the chains cannot have sampled the posterior
 #: around w* (a regular model's λ̂ itself scatters around d/2)
 ABOVE_REGULAR = 1.05
+#: an unadjusted sampler's own bias estimate above this share of λ̂: a first-order correction that
+#: large is not to be trusted (the step or the gradient noise is too large)
+BIAS_MAX = 0.2
+#: MCLMC's energy error per parameter, Var[ΔE] / d, above this: its step is too large for a sampler
+#: without a Metropolis correction (the tuner aims at 5e-4; measured at defaults up to 0.022 within
+#: 2.2 % of λ, and 0.27 at desired_energy_var 0.5, 10-13 % low)
+ENERGY_VAR_MAX = 0.05
+#: beta0 outside this range: λ̂ at a β far from 1 / log n carries finite-n terms that grow with
+#: |log beta0| (measured at defaults: +21 % at 0.01, +14 % at 100 on deep linear networks)
+BETA0_RANGE = (0.1, 10.0)
 
 
 def finite(value) -> bool:
@@ -64,10 +74,11 @@ def reasons(fields: dict) -> list[str]:
                      "λ̂ describes a point still descending (a checkpoint mid-training, or an untrained w*)")
     elif finite(mean) and mean <= 0:
         found.append(f"λ̂ = {mean:.3g} ≤ 0: at a minimum λ̂ is positive")
-    sem = fields.get("llc_sem") if finite(fields.get("llc_sem")) else 0.0
-    if finite(mean) and finite(d) and mean - 2 * sem > ABOVE_REGULAR * d / 2:
+    bar = next((fields[key] for key in ("llc_err", "llc_sem") if finite(fields.get(key))), 0.0)
+    if finite(mean) and finite(d) and mean - 2 * bar > ABOVE_REGULAR * d / 2:
         found.append(f"λ̂ = {mean:.4g} is above d/2 = {d / 2:g}, the most {d} parameters can have: the chains left "
                      "the neighbourhood of w*, or the step was too large")
+    found += settings_reasons(fields)
     std, r_hat, ess = fields.get("llc_std"), fields.get("r_hat"), fields.get("ess_bulk")
     if finite(std) and std == 0:
         found.append("the chains did not move (every draw has the same λ̂)")
@@ -98,6 +109,34 @@ def reasons(fields: dict) -> list[str]:
                          "VI overestimates singular models, see docs/accuracy.md")
         elif pareto_k > PARETO_K_MAX:
             found.append(f"Pareto k-hat {pareto_k:.2f} > {PARETO_K_MAX}: q is far from the posterior")
+    return found
+
+
+def settings_reasons(fields: dict) -> list[str]:
+    """Why a run's settings or its own error estimates make its λ̂ untrustworthy: a large bias
+    estimate, a precision target not met, an energy error too large, a β far from 1 / log n, a
+    localization as stiff as the loss."""
+    found = []
+    mean, bias = fields.get("llc_mean"), fields.get("llc_bias")
+    if finite(bias) and finite(mean) and abs(bias) > BIAS_MAX * abs(mean):
+        found.append(f"the sampler's own bias estimate {bias:.3g} is {abs(bias / mean):.0%} of λ̂ (> {BIAS_MAX:.0%}): "
+                     "a smaller step_size or a larger batch_size")
+    rel_mcse, target = fields.get("llc_rel_mcse"), fields.get("target_rel_mcse")
+    if fields.get("stop_reason") == "max_draws" and finite(rel_mcse) and finite(target) and rel_mcse > target:
+        found.append(f"the relative MCSE {rel_mcse:.3f} missed its target {target:g} within {fields.get('draws')} draws")
+    energy, d = fields.get("energy_change_var"), fields.get("d_sampled") or fields.get("d")
+    if finite(energy) and finite(d) and d and energy / d > ENERGY_VAR_MAX:
+        found.append(f"energy error Var[ΔE]/d = {energy / d:.3g} > {ENERGY_VAR_MAX:g}: the step is too large for MCLMC "
+                     "(a smaller desired_energy_var)")
+    beta, n = fields.get("beta"), fields.get("n")
+    if finite(beta) and finite(n) and n > 1:
+        beta0 = beta * math.log(n)
+        if not BETA0_RANGE[0] <= beta0 <= BETA0_RANGE[1]:
+            found.append(f"beta0 = {beta0:.3g} is outside [{BETA0_RANGE[0]:g}, {BETA0_RANGE[1]:g}]: λ̂ is a learning "
+                         "coefficient at β near 1 / log n")
+        gamma = fields.get("gamma")
+        if finite(gamma) and gamma >= beta * n:
+            found.append(f"gamma = {gamma:.3g} ≥ nβ = {beta * n:.3g}: the localization, not the data, shapes the draws")
     return found
 
 

@@ -109,7 +109,8 @@ def build(loss: Callable, w_star: Array, n: int, beta0: float, gamma: float, bat
     def loss_at(w, logdensity_value):
         return -(logdensity_value + localization(w)) / scale
 
-    problem = Problem(logdensity=logdensity, grad_estimator=grad_estimator, position=w_star, loss_at=loss_at)
+    problem = Problem(logdensity=logdensity, grad_estimator=grad_estimator, position=w_star, loss_at=loss_at,
+                      n_beta=scale, gamma=gamma)
     return Posterior(problem, loss)
 
 

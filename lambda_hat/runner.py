@@ -55,9 +55,10 @@ class Chains(NamedTuple):
     stopped: str | None = None
 
 
-#: ``stop(run, loss) -> reason | None``: asked after each chunk about each run still drawing, with
-#: that run's ``loss`` so far (``[chain, draw]``); a reason ends the run's draws there
-StopRule = Callable[[int, np.ndarray], "str | None"]
+#: ``stop(run, loss, info) -> reason | None``: asked after each chunk about each run still drawing,
+#: with that run's ``loss`` and per-draw ``info`` fields so far (``[chain, draw]``); a reason ends
+#: the run's draws there
+StopRule = Callable[[int, np.ndarray, dict], "str | None"]
 
 
 #: chunks of draws per run by default: progress is reported, and stop rules are asked, after each
@@ -211,8 +212,9 @@ def _run(factory, context, keys, hyper, num_chains, num_draws, cache_key, chunk,
         report(done, num_draws, "sampling")
         if stop is not None:
             so_far = np.concatenate(losses, axis=1)
+            info_so_far = {name: np.concatenate([i[name] for i in infos], axis=1) for name in infos[0]}
             for r, chains in enumerate(runs):
-                reason = None if r in ends else stop(r, so_far[chains])
+                reason = None if r in ends else stop(r, so_far[chains], {k: v[chains] for k, v in info_so_far.items()})
                 if reason:
                     ends[r] = (done, reason)
                     active[r] = False

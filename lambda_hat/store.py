@@ -43,7 +43,7 @@ RESULTS = Path("results/llc_runs.parquet")
 LOG_DIR = Path("logs")              # the local runner's tracebacks of failed jobs
 
 #: what a run's ``analysis.json`` must hold to count as a finished run (an estimate)
-ANALYSIS_KEYS = ("target_id", "run_id", "llc_mean", "llc_sem")
+ANALYSIS_KEYS = ("target_id", "run_id", "llc_mean", "llc_err", "llc_sem")
 
 
 def target_dir(store: Path, target_id: str) -> Path:

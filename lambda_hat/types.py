@@ -102,12 +102,16 @@ class Problem(NamedTuple):
     position : the start point (a flat vector), also the centre of localization.
     loss_at : ``(position, logdensity) -> loss``: the full-batch loss at a point whose log-density
         is known, without another pass over the data (a sampler's state often holds it).
+    n_beta, gamma : the loss's weight ``n beta`` in ``-log p`` and the localization strength
+        (``log p = -n beta L - gamma/2 |w - w*|^2``), for samplers that estimate their own bias.
     """
 
     logdensity: LogDensityFn
     grad_estimator: Callable[[Array, PRNGKey], "Estimate"]
     position: Array
     loss_at: Callable[[Array, Array], Array]
+    n_beta: float = 1.0
+    gamma: float = 0.0
 
 
 class Algorithm(NamedTuple):

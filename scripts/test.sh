@@ -2,8 +2,8 @@
 # The project's test command (README, .ci/run): the Python tests, the Nextflow layer's static
 # checks, and real Nextflow runs of the pipeline (local and through a one-node SLURM where root
 # can start one); then nf-test where it is installed.
-#   bash scripts/test.sh                   # everything (about 14 minutes on 2 cores)
-#   bash scripts/test.sh -m "not nextflow"  # day-to-day: all but the Nextflow runs (about 5 minutes)
+#   bash scripts/test.sh                   # everything (about 30 minutes on 2 cores)
+#   bash scripts/test.sh -m "not nextflow"  # day-to-day: all but the Nextflow runs (about 13 minutes)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export JAX_PLATFORMS=cpu

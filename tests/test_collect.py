@@ -10,7 +10,7 @@ from lambda_hat import collect, store
 JOB = {"target_id": "tgt_aaaaaaaaaaaa", "sampler_id": "smp_1", "run_id": "111111111111", "sampler": "hmc",
        "algorithm": "hmc", "model": "tiny", "data": "tiny", "teacher": "_null", "seed": 1}
 ANALYSIS = {"target_id": JOB["target_id"], "run_id": JOB["run_id"], "sampler": "hmc", "algorithm": "hmc",
-            "llc_mean": 2.5, "llc_std": 1.0, "llc_sem": 0.05, "ess_bulk": 800.0, "r_hat": 1.001, "chains": 4}
+            "llc_mean": 2.5, "llc_err": 0.05, "llc_std": 1.0, "llc_sem": 0.05, "ess_bulk": 800.0, "r_hat": 1.001, "chains": 4}
 SAMPLER = {"spec": {"algorithm": "hmc"}, "target_spec": {"seed": 1}}
 
 

@@ -57,3 +57,38 @@ def test_refined_vi_is_judged_by_its_drift_not_by_q():
     status, warnings = health.verdict({**refined, "acceptance_rate": 0.05})
     assert status == "suspect" and "accepted 5% of its steps" in warnings
     assert health.verdict({**refined, "acceptance_rate": 0.6}) == ("ok", None)
+
+
+@pytest.mark.parametrize("change, reason", [
+    # an untrained w* (HMC λ̂ = -27 760 was ok): draws below L(w*)
+    ({"llc_mean": -27760.0, "llc_min": -31000.0}, "w* is not a minimum"),
+    ({"llc_mean": -0.4, "llc_min": -0.9}, "λ̂ = -0.4 ≤ 0"),
+    # a chain that left w*'s neighbourhood: above a regular model's d/2, beyond its error bar
+    ({"llc_mean": 6752.0, "llc_err": 250.0, "d": 2410}, "above d/2 = 1205"),
+    ({"llc_mean": 30.0, "llc_sem": 0.5, "d": 500, "d_sampled": 40}, "above d/2 = 20"),
+    # SGLD at a step too large for its own correction (sgld_adam was +26.5 % and ok)
+    ({"llc_mean": 10.0, "llc_bias": 2.6}, "bias estimate 2.6 is 26% of λ̂"),
+    # stopped at the draw cap short of the precision asked for (draw_loss: minibatch, +12 %)
+    ({"llc_mean": 10.0, "stop_reason": "max_draws", "llc_rel_mcse": 0.026, "target_rel_mcse": 0.02, "draws": 2000},
+     "relative MCSE 0.026 missed its target 0.02 within 2000 draws"),
+    # MCLMC with desired_energy_var 0.5 (-10 % to -13 %, energy_change_var 35 on d = 128)
+    ({"llc_mean": 10.0, "energy_change_var": 35.0, "d": 128}, "energy error Var[ΔE]/d = 0.273 > 0.05"),
+    # the estimator's temperature far from 1 / log n (beta0 0.01: +21 %; beta0 100: +14 %)
+    ({"llc_mean": 10.0, "beta": 0.01 / math.log(10_000), "n": 10_000}, "beta0 = 0.01 is outside [0.1, 10]"),
+    ({"llc_mean": 10.0, "beta": 100 / math.log(10_000), "n": 10_000}, "beta0 = 100 is outside"),
+    # a localization that dominates the loss (gamma 1e6: -99 %)
+    ({"llc_mean": 10.0, "beta": 1 / math.log(10_000), "n": 10_000, "gamma": 1e6}, "gamma = 1e+06 ≥ nβ = 1.09e+03"),
+])
+def test_settings_and_estimates_known_to_be_off_are_suspect(change, reason):
+    status, warnings = health.verdict({**GOOD, **change})
+    assert status == "suspect" and reason in warnings, warnings
+
+
+def test_their_edges_are_ok():
+    at_one = {"beta": 1 / math.log(10_000), "n": 10_000, "gamma": 1.0}
+    assert health.verdict({**GOOD, **at_one, "llc_mean": 10.0, "llc_min": -0.5}) == ("ok", None)    # a draw a hair below
+    assert health.verdict({**GOOD, "llc_mean": 10.4, "llc_sem": 0.2, "d": 20}) == ("ok", None)      # a regular model's scatter
+    assert health.verdict({**GOOD, "llc_mean": 10.0, "llc_bias": 1.9}) == ("ok", None)
+    assert health.verdict({**GOOD, "llc_mean": 10.0, "stop_reason": "precision", "llc_rel_mcse": 0.019,
+                           "target_rel_mcse": 0.02}) == ("ok", None)
+    assert health.verdict({**GOOD, "llc_mean": 10.0, "energy_change_var": 2.8, "d": 128}) == ("ok", None)   # 0.022 per parameter, within 2.2 %

@@ -57,7 +57,8 @@ def test_chunks_do_not_change_the_draws():
 def test_a_stop_rule_cuts_each_run_where_it_says():
     asked = []
 
-    def stop(run, loss):
+    def stop(run, loss, info):
+        assert all(value.shape == loss.shape for value in info.values())   # each draw's info, as far as drawn
         asked.append((run, loss.shape))
         return "enough" if run == 0 and loss.shape[1] >= 20 else None
 
@@ -74,7 +75,7 @@ def test_a_stop_rule_cuts_each_run_where_it_says():
 def test_drawing_ends_once_every_run_has_stopped():
     asked = []
 
-    def stop(run, loss):
+    def stop(run, loss, info):
         asked.append(loss.shape[1])
         return "enough"
 

@@ -184,8 +184,8 @@ def test_interrupted_run_resumes_to_the_same_table(tmp_path):
     command = [sys.executable, "-m", "lambda_hat.cli", "workflow", "llc", "--local", "--config", "experiments.yaml"]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     process = subprocess.Popen(command, cwd=tmp_path / "a", env=env, stderr=subprocess.PIPE, text=True)
-    for line in process.stderr:      # wait until the first sampling job has finished
-        if "sample" in line and ": ok" in line:
+    for line in process.stderr:      # wait until the first sampling job has finished (ok or suspect)
+        if "sample" in line and (": ok" in line or ": suspect" in line):
             break
     process.send_signal(signal.SIGTERM)
     process.communicate(timeout=120)

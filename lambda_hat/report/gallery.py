@@ -41,6 +41,8 @@ def read_results(path: Path) -> pd.DataFrame:
     missing = [c for c in ("target_id", "run_id", "sampler", "llc_mean", "llc_sem") if c not in table.columns]
     if missing:
         raise store.StoreError(f"{path}: not a lambda-hat results table (missing columns: {', '.join(missing)})")
+    if "llc_err" not in table.columns:           # a table from before error bars covered bias: the MCSE alone
+        table = table.assign(llc_err=table["llc_sem"])
     return table
 
 
@@ -107,7 +109,7 @@ def summary_figures(table: pd.DataFrame, out: Path) -> list[str]:
     if len(known):
         figure, ax = plt.subplots(figsize=(4.5, 4.5))
         for name, group in known.groupby("sampler"):
-            ax.errorbar(group["llc_true"], group["llc_mean"], yerr=group["llc_sem"].fillna(0), fmt="o", ms=4, label=name)
+            ax.errorbar(group["llc_true"], group["llc_mean"], yerr=group["llc_err"].fillna(0), fmt="o", ms=4, label=name)
         low, high = float(known[["llc_true", "llc_mean"]].min().min()), float(known[["llc_true", "llc_mean"]].max().max())
         ax.plot([low, high], [low, high], "k--", lw=0.8, label="y = x")
         ax.set(xlabel="λ true", ylabel="λ̂", title="λ̂ against the known λ")
@@ -131,19 +133,19 @@ def series(row) -> str:
 
 
 def over_checkpoints(table: pd.DataFrame, out: Path) -> str:
-    """λ̂ (± 2 standard errors) against the checkpoints, one line per model and sampler: the LLC over
+    """λ̂ (± 2 llc_err) against the checkpoints, one line per model and sampler: the LLC over
     training. A suspect estimate is drawn hollow (checkpoints away from a minimum are suspect)."""
     figure, ax = plt.subplots(figsize=(7, 3.8))
     rows = table.assign(series=[series(row) for row in table.to_dict("records")])
     for number, (_, group) in enumerate(rows.groupby("series", sort=False)):
         group = group.sort_values("checkpoint", key=lambda names: names.map(natural))
         names = [Path(str(name)).stem for name in group["checkpoint"]]
-        line = ax.errorbar(names, group["llc_mean"], yerr=2 * group["llc_sem"].fillna(0), marker="o", ms=5, capsize=3,
+        line = ax.errorbar(names, group["llc_mean"], yerr=2 * group["llc_err"].fillna(0), marker="o", ms=5, capsize=3,
                            label=f"{group['model'].iloc[0]} / {group['data'].iloc[0]} / {group['sampler'].iloc[0]}")
         suspect = group["status"] != "ok"
         ax.scatter(np.array(names)[suspect.to_numpy()], group.loc[suspect, "llc_mean"], s=40, facecolors="white",
                    edgecolors=line[0].get_color(), zorder=3, label="suspect" if number == 0 and suspect.any() else None)
-    ax.set(xlabel="checkpoint", ylabel="λ̂ (± 2 SE)", title="LLC over training")
+    ax.set(xlabel="checkpoint", ylabel="λ̂ (± 2 llc_err)", title="LLC over training")
     ax.tick_params(axis="x", labelrotation=30, labelsize=8)
     ax.legend(fontsize=7)
     return save(figure, out / "llc_over_checkpoints.png")
@@ -166,7 +168,7 @@ def run_page(row: dict, files: list[str]) -> str:
     return (f"<!doctype html><meta charset=utf-8><title>{cell(row['sampler'])} on {cell(row['target_id'])}</title>"
             f"<style>{STYLE}</style><p><a href=\"../../index.html\">← sweep</a></p>"
             f"<h1>{cell(row['sampler'])} on {cell(row['target_id'])}</h1><p>λ̂ = {cell(row['llc_mean'])} ± "
-            f"{cell(row['llc_sem'])} (run {cell(row['run_id'])}): {html.escape(status_text(row))}</p>{checked}"
+            f"{cell(row['llc_err'])} (run {cell(row['run_id'])}): {html.escape(status_text(row))}</p>{checked}"
             f"<div class=figs>{images}</div>")
 
 
@@ -206,13 +208,13 @@ def promote(store_root: Path, results: Path, out: Path, runs: list[Path] | None 
         rows.append(
             f"<tr class=run><td class=l>{cell(row['target_id'])}<br><small>{cell(row['model'])}/{cell(row['data'])}/"
             f"{cell(row['teacher'])}{at_checkpoint(row)}</small></td><td class=l>{cell(row['sampler'])}</td>{verdict}"
-            f"<td>{cell(row['llc_mean'])} ± {cell(row['llc_sem'], 2)}</td><td>{cell(row['llc_true'])}</td>"
+            f"<td>{cell(row['llc_mean'])} ± {cell(row['llc_err'], 2)}</td><td>{cell(row['llc_true'])}</td>"
             f"<td>{'–' if error is None or not math.isfinite(error) else f'{error:+.1%}'}</td>"
             f"<td{warn_e}>{cell(ess, 4)}</td><td{warn_r}>{cell(r_hat, 4)}</td><td{warn_k}>{cell(pareto_k, 2)}</td>"
             f"<td>{cell(row['walltime_sec'], 3)}</td>"
             f"<td><a href=\"runs/{row['run_id']}/index.html\"><img class=thumb src=\"runs/{row['run_id']}/llc_running_mean.png\" "
             f"alt=\"running mean of {cell(row['sampler'])}\"></a></td></tr>")
-        lines.append(f"| {row['target_id']} | {row['sampler']} | {status_text(row)} | {row['llc_mean']:.4g} ± {row['llc_sem']:.2g} | "
+        lines.append(f"| {row['target_id']} | {row['sampler']} | {status_text(row)} | {row['llc_mean']:.4g} ± {row['llc_err']:.2g} | "
                      f"{cell(row['llc_true'])} | {cell(error)} | {cell(ess, 4)} | {cell(r_hat, 4)} | {cell(pareto_k, 2)} | "
                      f"{row['walltime_sec']:.3g} |")
     for failure in failures:
@@ -222,7 +224,7 @@ def promote(store_root: Path, results: Path, out: Path, runs: list[Path] | None 
                     f"{cell(failure['sampler'])}</td><td class=l colspan=9>failed: {html.escape(reason)}</td></tr>")
         lines.append(f"| {failure['target_id']} | {failure['sampler']} | failed: {reason} |  |  |  |  |  |  |  |")
     suspect = int((table["status"] == "suspect").sum()) if "status" in table.columns else 0
-    header = ("<tr><th>target</th><th>sampler</th><th>status</th><th>λ̂ ± SEM</th><th>λ true</th><th>rel. error</th>"
+    header = ("<tr><th>target</th><th>sampler</th><th>status</th><th>λ̂ ± llc_err</th><th>λ true</th><th>rel. error</th>"
               "<th>ESS bulk</th><th>R-hat</th><th>k̂</th><th>wall s</th><th>plots</th></tr>")
     images = "".join(f'<a href="{f}"><img src="{f}" alt="{f}"></a>' for f in figures)
     page = (f"<!doctype html><meta charset=utf-8><title>Lambda-Hat sweep</title><style>{STYLE}</style>"
@@ -232,7 +234,7 @@ def promote(store_root: Path, results: Path, out: Path, runs: list[Path] | None 
             f"are highlighted.</p><table id=summary>{header}{''.join(rows)}"
             f"</table><h2>Summary</h2><div class=figs>{images}</div>")
     store.write_bytes(out / "index.html", page.encode())
-    markdown = ["| target | sampler | status | λ̂ ± SEM | λ true | rel. error | ESS bulk | R-hat | k̂ | wall s |",
+    markdown = ["| target | sampler | status | λ̂ ± llc_err | λ true | rel. error | ESS bulk | R-hat | k̂ | wall s |",
                 "|---|---|---|---|---|---|---|---|---|---|", *lines]
     store.write_bytes(out / "summary.md", ("\n".join(markdown) + "\n").encode())
     return {"runs": len(table), "failed": len(failures), "figures": len(figures)}

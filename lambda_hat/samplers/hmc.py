@@ -23,7 +23,7 @@ class Settings(RunSettings):
     step_size: float = field_(0.0, minimum=0.0, doc="initial step size (0 = from curvature)", batch=True)
     diagonal_mass: bool = field_(True, doc="diagonal (true) or dense (false) mass matrix")
     step_jitter: float = field_(0.2, minimum=0.0, maximum=1.0, below=True,
-                                doc="step size drawn within (1 +- jitter) x adapted", batch=True)
+                                doc="step size drawn within (1 - jitter, 1] x adapted", batch=True)
 
 
 def build(settings: Settings, problem: Problem) -> Algorithm:

@@ -1,14 +1,27 @@
 """Stochastic gradient Langevin dynamics, optionally RMSProp- or Adam-preconditioned.
 
 Each step: ``w += (eps/2) P g + sqrt(eps P) xi`` with ``g`` a minibatch estimate of the
-log-density gradient. The preconditioner ``P = 1 / (sqrt(v) + a)`` follows the statistics ``v``
-of the loss gradient alone (not the localization term); it adapts during burn-in and is frozen
-for the kept draws, so the kept chain is a plain (preconditioned) Langevin chain.
+log-density gradient. The preconditioner ``P = 1 / (sqrt(v) + sqrt(gamma) / (n beta) + a)``
+follows the statistics ``v`` of the loss gradient alone; ``sqrt(gamma) / (n beta)`` is the loss
+gradient the localization alone gives a coordinate at its spread, so a parameter the data never
+moves (a pixel that is zero in every image) is not given a step a million times the others'.
+With ``adam`` the drift is the gradient's running mean while the preconditioner adapts. Both
+adapt during burn-in and are frozen for the kept draws (the drift is then the gradient itself),
+so the kept chain is a plain preconditioned Langevin chain.
 
 λ̂ reads the full-batch loss at each kept draw (``draw_loss: full``): the minibatch losses the
 steps see anyway are unbiased, but their noise (about 3 λ̂ per draw on n = 10 000, b = 256, even
 averaged over 10 thinning steps) would swamp λ̂'s spread and hide from R-hat and ESS how slowly
 the chains themselves mix.
+
+The chain has no Metropolis correction: its draws are too hot, by a bias each kept draw
+estimates. On a Gaussian with curvatures ``a_i`` (of ``n beta L``), a step ``eps`` and gradient
+noise of variance ``V_i``, the stationary variance is ``(1 + eps P_i V_i / 4) / (a_i (1 - eps P_i a_i / 4))``,
+so to first order λ̂ is high by ``(eps / 8) (tr(P A) + tr(P V))``. At each kept draw one
+Hutchinson probe ``u = sqrt(P) z`` estimates ``tr(P A)`` (``u . A u``, a Hessian-vector product on
+a minibatch) and two independent minibatch gradients ``tr(P V)``. Each chain's draws are
+corrected by that chain's mean estimate (``sampling.chain_bias``); the mean over the chains is the
+run's ``llc_bias``, half of which ``llc_err`` carries (``sampling.error_bar``).
 
 The automatic step is as large as measurement allowed: a smaller one leaves the chains short of
 a singular valley's far reaches (λ̂ low), a larger one heats them (λ̂ high); see
@@ -48,7 +61,8 @@ class Settings(RunSettings):
                                   doc="b2: decay of the squared-gradient average")
     momentum_decay: float = field_(0.9, minimum=0.0, maximum=1.0, below=True, batch=True,
                                    doc="b1: decay of the gradient average (adam)")
-    precond_eps: float = field_(1e-8, minimum=0.0, exclusive=True, doc="a in P = 1 / (sqrt(v) + a)", batch=True)
+    precond_eps: float = field_(1e-8, minimum=0.0, exclusive=True,
+                                doc="a in P = 1 / (sqrt(v) + sqrt(gamma) / (n beta) + a)", batch=True)
 
 
 class State(NamedTuple):
@@ -70,6 +84,7 @@ class Info(NamedTuple):
 
     loss: Array | None
     step_size: Array
+    bias: Array               # this draw's estimate of the first-order bias of λ̂ (see the module)
     grad_evals: Array
 
 
@@ -78,21 +93,30 @@ class Warmup(NamedTuple):
     step_size: Array          # the step the kept draws use
 
 
+#: minibatch gradients per kept draw for the bias estimate (a Hessian-vector product, about two, and one more)
+BIAS_GRADS = 3
+
+
 def summarize(settings: Settings, info: dict, warmup: dict, llc: np.ndarray, to_llc: Callable) -> dict:
-    """Scalar diagnostics of a run's draws: the step size."""
-    return {"step_size": float(np.mean(info["step_size"]))}
+    """Scalar diagnostics of a run's draws: the step size and the estimated bias of λ̂ with its
+    standard error (over the draws' estimates, per chain means as independent)."""
+    per_chain = np.mean(info["bias"], axis=1)
+    spread = float(np.std(per_chain, ddof=1) / np.sqrt(len(per_chain))) if len(per_chain) > 1 else float("nan")
+    return {"step_size": float(np.mean(info["step_size"])), "llc_bias": float(np.mean(per_chain)), "llc_bias_se": spread}
 
 
 def build(settings: Settings, problem: Problem) -> Algorithm:
     """SGLD for one chain; the runner vmaps it."""
     preconditioned = settings.precond != "none"
 
+    floor = jnp.sqrt(problem.gamma) / problem.n_beta + settings.precond_eps
+
     def preconditioner(state: State) -> Array:
         if not preconditioned:
             return jnp.ones_like(state.position)
         count = jnp.maximum(state.count, 1)
         square = state.square_avg / (1 - settings.precond_decay ** count)
-        return (1.0 / (jnp.sqrt(square) + settings.precond_eps)).astype(state.position.dtype)
+        return (1.0 / (jnp.sqrt(square) + floor)).astype(state.position.dtype)
 
     def one_step(key, state: State, params: Params):
         batch_key, noise_key = jax.random.split(key)
@@ -103,7 +127,10 @@ def build(settings: Settings, problem: Problem) -> Algorithm:
         momentum = settings.momentum_decay
         grad_avg = momentum * state.grad_avg + (1 - momentum) * grad
         count = state.count + params.adapt.astype(state.count.dtype)
-        drift = grad_avg / (1 - momentum ** (state.count + 1)) if settings.precond == "adam" else grad
+        if settings.precond == "adam":     # the running mean while adapting, the gradient itself once frozen
+            drift = params.adapt * grad_avg / (1 - momentum ** (state.count + 1)) + keep * grad
+        else:
+            drift = grad
         precond = jnp.where(params.adapt > 0, preconditioner(State(state.position, square_avg, grad_avg, count)),
                             params.preconditioner)
         noise = jax.random.normal(noise_key, state.position.shape, state.position.dtype)
@@ -142,9 +169,24 @@ def build(settings: Settings, problem: Problem) -> Algorithm:
         frozen = Params(step_size_for(state, noise_var), preconditioner(state), jnp.zeros((), position.dtype))
         return state, frozen, Warmup(jnp.int32(settings.warmup + 32), frozen.step_size)
 
+    def bias(key, position, params: Params) -> Array:
+        """One draw's estimate of ``(eps / 8) (tr(P A) + tr(P V))`` (see the module): a Hutchinson
+        probe of the loss's curvature on one minibatch, the gradient noise from two."""
+        probe_key, first, second = jax.random.split(key, 3)
+        probe = jax.random.rademacher(probe_key, position.shape, position.dtype) * jnp.sqrt(params.preconditioner)
+        gradient = lambda w, k: problem.grad_estimator(w, k).loss_grad  # noqa: E731
+        one, curvature = jax.jvp(lambda w: gradient(w, first), (position,), (probe,))
+        other = gradient(position, second)
+        scale = problem.n_beta
+        trace_a = scale * jnp.vdot(probe, curvature)
+        trace_v = scale ** 2 * jnp.sum(params.preconditioner * (one - other) ** 2) / 2
+        return params.step_size / 8 * (trace_a + trace_v)
+
     def step(key, state, params):
-        state, losses = run(key, state, params, settings.thin)
+        run_key, bias_key = jax.random.split(key)
+        state, losses = run(run_key, state, params, settings.thin)
         loss = jnp.mean(losses) if settings.draw_loss == "minibatch" else None
-        return state, Info(loss, params.step_size, jnp.int32(settings.thin))
+        return state, Info(loss, params.step_size, bias(bias_key, state.position, params),
+                           jnp.int32(settings.thin + BIAS_GRADS))
 
     return Algorithm(warmup=warmup, step=step, position=lambda state: state.position)

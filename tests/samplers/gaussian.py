@@ -10,8 +10,10 @@ import numpy as np
 from lambda_hat.types import Estimate, Problem
 
 
-def gaussian_problem(scales, dtype=jnp.float32) -> Problem:
-    """A Gaussian log-density with per-coordinate ``scales`` (loss = -log p), exact "minibatch" gradients."""
+def gaussian_problem(scales, dtype=jnp.float32, noise: float = 0.0) -> Problem:
+    """A Gaussian log-density with per-coordinate ``scales`` (loss = -log p, so n beta = 1), its
+    "minibatch" gradients exact, or with independent noise of standard deviation ``noise`` per
+    coordinate."""
     scales = jnp.asarray(scales, dtype)
 
     def logdensity(w):
@@ -19,6 +21,7 @@ def gaussian_problem(scales, dtype=jnp.float32) -> Problem:
 
     def grad_estimator(w, key):
         value, grad = jax.value_and_grad(logdensity)(w)
+        grad = grad + noise * jax.random.normal(key, w.shape, w.dtype)
         return Estimate(-value, value, grad, -grad)
 
     return Problem(logdensity, grad_estimator, jnp.zeros_like(scales), loss_at=lambda w, value: -value)
