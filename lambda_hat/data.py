@@ -8,7 +8,6 @@ outputs, its logits).
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Callable, NamedTuple
 
@@ -98,7 +97,7 @@ def teacher_network(key: PRNGKey, teacher: TeacherSpec, model: ModelSpec, dtype,
     if teacher.kind == "mlp":
         widths = [model.in_dim, *teacher.widths, model.out_dim]
         return mlp_teacher(models.init(key, widths, teacher.bias, teacher.weight_scale, dtype), teacher.activation)
-    if model.file or model.architecture != "mlp":
+    if not model.is_mlp:
         network = network or models.build(model, dtype)
         params = jax.tree.map(lambda leaf: teacher.weight_scale * leaf, models.cast(network.init(key), dtype))
         return Teacher(params, network.apply)
@@ -132,11 +131,6 @@ def packaged(name: str) -> tuple[np.ndarray, np.ndarray]:
     x = np.asarray(bunch.data, float)
     x = x / 16.0 if name == "digits" else (x - x.mean(axis=0)) / x.std(axis=0)
     return x, np.asarray(bunch.target, np.int32)
-
-
-def file_digest(path: str) -> str:
-    """sha256 of a file's bytes (data files are part of a target's identity)."""
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def read_npz(path: str) -> tuple[np.ndarray, np.ndarray]:

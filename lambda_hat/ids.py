@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from pathlib import Path
 
 
 def canonical(obj) -> str:
@@ -13,6 +14,11 @@ def canonical(obj) -> str:
 
 def digest(text: str, length: int = 12) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:length]
+
+
+def file_digest(path) -> str:
+    """sha256 of a file's bytes (a user's data file, model file or checkpoint is part of its target's identity)."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def target_id(spec: dict) -> str:

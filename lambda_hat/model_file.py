@@ -10,7 +10,6 @@ gives the wrong shapes or NaN at its initial parameters) is one :class:`ModelErr
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import sys
 from pathlib import Path
@@ -20,6 +19,7 @@ import jax
 import numpy as np
 
 from lambda_hat.errors import LambdaHatError
+from lambda_hat.ids import file_digest
 
 #: where a target keeps the copy of its model file
 COPY = "model.py"
@@ -32,16 +32,12 @@ class ModelError(LambdaHatError):
     """A user's model file that cannot be used."""
 
 
-def digest(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
 def load(path: Path) -> ModuleType:
     """The module of a model file (imported once per content)."""
     path = Path(path)
     if not path.is_file():
         raise ModelError(f"{path}: model file not found")
-    key = digest(path)
+    key = file_digest(path)
     if key not in _MODULES:
         name = f"lambda_hat_user_model_{key[:16]}"
         try:
@@ -98,7 +94,7 @@ def check(init, apply, in_dim: int, out_dim: int, dtype, where: str) -> None:
 
 def remember(copy: Path) -> None:
     """Note where a target keeps its model file (:data:`COPY`), for :func:`copy_of`."""
-    _COPIES[digest(copy)] = Path(copy)
+    _COPIES[file_digest(copy)] = Path(copy)
 
 
 def copy_of(sha256: str | None) -> Path | None:

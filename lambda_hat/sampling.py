@@ -22,7 +22,7 @@ from lambda_hat.errors import SamplerFailure
 from lambda_hat.provenance import code_version
 from lambda_hat.runner import CACHE_SIZE, run_chains
 from lambda_hat.samplers import SAMPLERS, batched, batches, program
-from lambda_hat.spec import DataSpec, ModelSpec, sections
+from lambda_hat.spec import DataSpec, sections, typed
 
 
 MAX_DIVERGENT_FRACTION = 0.5
@@ -48,7 +48,7 @@ def compiled_parts(static: str):
     settings as ``hyper``; ``loss0(context)`` is the jitted full-batch loss at ``w_star``;
     ``indices`` the coordinates a weight-restricted run samples (``None``: all)."""
     static_parts = json.loads(static)
-    model = ModelSpec(**{k: v for k, v in static_parts["model"].items() if k != "sha256"})
+    model = typed("model", static_parts["model"])
     likelihood, n = DataSpec(**static_parts["likelihood"]), static_parts["n"]
     program_spec = static_parts["sampler"]
     module = SAMPLERS[program_spec["algorithm"]]

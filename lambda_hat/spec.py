@@ -57,6 +57,11 @@ class ModelSpec:
                 found.append(f"image: in_dim {self.in_dim} is not a square: give image: [height, width, channels]")
         return found
 
+    @property
+    def is_mlp(self) -> bool:
+        """A built-in MLP (or deep linear network): neither a model file nor a CNN."""
+        return not self.file and self.architecture == "mlp"
+
     def hidden(self) -> list[int]:
         """Hidden widths, from ``widths`` or ``depth`` x ``width``."""
         return list(self.widths) if self.widths is not None else [self.width] * self.depth
@@ -121,7 +126,11 @@ class TrainingSpec:
 SECTIONS = {"model": ModelSpec, "data": DataSpec, "teacher": TeacherSpec, "training": TrainingSpec}
 
 
+def typed(kind: str, section: dict):
+    """One resolved spec section as its dataclass (the ``sha256`` of a user's file is identity only)."""
+    return SECTIONS[kind](**{k: v for k, v in section.items() if k != "sha256"})
+
+
 def sections(spec: dict) -> dict:
-    """Typed sections of a resolved target spec (``sha256`` of a data file is identity only)."""
-    return {kind: cls(**{k: v for k, v in spec[kind].items() if k != "sha256"})
-            for kind, cls in SECTIONS.items()}
+    """Typed sections of a resolved target spec."""
+    return {kind: typed(kind, spec[kind]) for kind in SECTIONS}

@@ -18,6 +18,7 @@ from lambda_hat import __version__, checkpoints, model_file, models
 from lambda_hat import data as datasets
 from lambda_hat import store
 from lambda_hat.errors import DataError, TrainingDiverged
+from lambda_hat.ids import file_digest
 from lambda_hat.spec import PACKAGED, sections
 from lambda_hat.posterior import make_loss, minibatch
 from lambda_hat.provenance import code_version
@@ -31,7 +32,7 @@ def planned_file(spec: dict, section: str, staged: Path | None = None, what: str
     entry = spec[section]
     path = str(staged or entry.get("path") or entry.get("file"))
     planned = entry.get("sha256")
-    if planned and Path(path).is_file() and datasets.file_digest(path) != planned:     # a missing file: its reader says so
+    if planned and Path(path).is_file() and file_digest(path) != planned:     # a missing file: its reader says so
         raise DataError(f"{path}: the {what} changed after it was planned (sha256 differs); plan the sweep again")
     return path
 
@@ -60,7 +61,7 @@ def initial_student(spec: dict, network: models.Network, teacher, dtype):
     """Start of training: the teacher itself for a ``dln`` teacher, else a random init."""
     parts = sections(spec)
     model = parts["model"]
-    if parts["teacher"].kind == "dln" and teacher is not None and not model.file and model.architecture == "mlp":
+    if parts["teacher"].kind == "dln" and teacher is not None and model.is_mlp:
         return [dict(layer, b=jnp.zeros(layer["w"].shape[1], dtype)) if model.bias else dict(layer)
                 for layer in teacher.params]
     student_key = jax.random.fold_in(jax.random.key(spec["seed"]), 3)
@@ -137,7 +138,7 @@ def build(plan: dict, store_root: Path, force: bool = False, log=None, data_file
 def design_rank(x, model) -> int | None:
     """The rank of the inputs ``[X, 1]`` (``X`` without biases) of a model without hidden layers,
     which fixes its learning coefficient; ``None`` for other models."""
-    if model.file or model.architecture != "mlp" or model.hidden():
+    if not model.is_mlp or model.hidden():
         return None
     x = np.asarray(x, float)
     return int(np.linalg.matrix_rank(np.hstack([x, np.ones((len(x), 1))]) if model.bias else x))
@@ -164,9 +165,8 @@ def _build(folder: Path, plan: dict, data_file: Path | None, model_path: Path | 
     else:
         w_star, curve, steps = train(loss, w0, spec, n, log)
     grad_norm = float(jnp.linalg.norm(jax.grad(loss)(w_star)))
-    mlp = not model.file and model.architecture == "mlp"
     store.write_npz(folder / "params.npz", {"w_star": np.asarray(w_star),
-                                            **(models.to_arrays(unravel(w_star)) if mlp else {})})
+                                            **(models.to_arrays(unravel(w_star)) if model.is_mlp else {})})
     teacher_arrays = ({"teacher_w_star": np.asarray(ravel_pytree(teacher.params)[0]),
                        **models.to_arrays(teacher.params, "teacher_layer")} if teacher and teacher.activation else {})
     store.write_npz(folder / "data.npz", {"X": np.asarray(x), "Y": np.asarray(y), **teacher_arrays})

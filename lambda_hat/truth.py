@@ -60,7 +60,7 @@ def known_coefficient(model: ModelSpec, teacher: TeacherSpec, data: DataSpec, de
     student with a deep linear teacher (``dln``, or a random teacher of the student's own linear
     architecture) follows Aoyagi, where that teacher made the data.
     """
-    if model.file or model.architecture != "mlp":
+    if not model.is_mlp:
         return None
     widths = model.layer_widths()
     if not model.hidden():

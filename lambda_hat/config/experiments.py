@@ -13,7 +13,8 @@ from lambda_hat.checkpoints import load as load_checkpoint
 from lambda_hat.config import presets
 from lambda_hat.spec import PACKAGED, SECTIONS, DataSpec, ModelSpec
 from lambda_hat.config.validate import build, shown, unknown_keys
-from lambda_hat.data import check_shapes, file_digest, is_labels, packaged, read_npz
+from lambda_hat.data import check_shapes, is_labels, packaged, read_npz
+from lambda_hat.ids import file_digest
 from lambda_hat.errors import ConfigError, DataError
 from lambda_hat.samplers import SAMPLERS
 from lambda_hat.types import MAX_SEED

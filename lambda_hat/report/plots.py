@@ -144,7 +144,7 @@ def diagnose_target(folder: Path) -> tuple[list[str], str | None]:
     if parts["data"].source != "synthetic":
         where = parts["data"].path if parts["data"].source == "npz" else f"the packaged data set {parts['data'].source}"
         return files, f"{meta['target_id']}: the data come from {where}; there is no teacher to compare with"
-    if parts["data"].noise_model == "categorical" or model.file or model.architecture != "mlp":
+    if parts["data"].noise_model == "categorical" or not model.is_mlp:
         return files, f"{meta['target_id']}: predictions are plotted for MLP regression targets only"
     layers, network = models.from_arrays(arrays, "teacher_layer"), meta.get("teacher_network")
     if not layers or not network:
