@@ -12,8 +12,9 @@ import math
 
 #: rank-normalised split R-hat above this: the chains disagree (Vehtari et al. 2021)
 R_HAT_MAX = 1.01
-#: bulk effective sample size (all chains) below this: too few independent draws for the mean
-ESS_MIN = 100
+#: bulk effective sample size below this per chain (over all chains: 400 for 4): too few
+#: independent draws for the mean, and for R-hat to be reliable (Vehtari et al. 2021)
+ESS_PER_CHAIN = 100
 #: fraction of divergent transitions above this: the sampler missed part of the posterior
 DIVERGENT_MAX = 0.01
 #: mean acceptance further than this from the adaptation's target: the step size did not adapt
@@ -47,6 +48,15 @@ BETA0_RANGE = (0.1, 10.0)
 
 def finite(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def ess_min(chains) -> int:
+    """The bulk ESS a run of ``chains`` chains needs (:data:`ESS_PER_CHAIN` each; one chain where
+    the number is missing)."""
+    try:
+        return ESS_PER_CHAIN * max(int(chains), 1)
+    except (TypeError, ValueError):            # None, NaN, pandas' NA
+        return ESS_PER_CHAIN
 
 
 def refined(fields: dict) -> bool:
@@ -86,8 +96,8 @@ def reasons(fields: dict) -> list[str]:
         found.append("no R-hat (the chains did not vary)")
     if finite(r_hat) and r_hat > R_HAT_MAX:
         found.append(f"R-hat {r_hat:.4g} > {R_HAT_MAX}")
-    if finite(ess) and ess < ESS_MIN:
-        found.append(f"bulk ESS {ess:.0f} < {ESS_MIN}")
+    if finite(ess) and ess < ess_min(fields.get("chains")):
+        found.append(f"bulk ESS {ess:.0f} < {ess_min(fields.get('chains'))} ({ESS_PER_CHAIN} per chain)")
     divergent = fields.get("divergent_fraction")
     if finite(divergent) and divergent > DIVERGENT_MAX:
         found.append(f"{divergent:.1%} of transitions diverged (> {DIVERGENT_MAX:.0%})")

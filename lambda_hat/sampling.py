@@ -136,7 +136,7 @@ def precise_enough(settings, loss0: float, n_beta: float):
         if settings.chains >= 2 and not r_hat(llc) <= health.R_HAT_MAX:     # NaN: not converged either
             return False
         bulk = ess(llc)                                                     # the costlier check second
-        if not bulk >= health.ESS_MIN:
+        if not bulk >= health.ess_min(settings.chains):
             return False
         return relative_mcse(float(np.mean(llc)), standard_error(llc)) <= settings.target_rel_mcse
 

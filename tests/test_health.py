@@ -13,13 +13,15 @@ GOOD = {"llc_std": 1.2, "r_hat": 1.002, "ess_bulk": 850.0, "chains": 4, "diverge
 
 def test_a_run_with_good_diagnostics_is_ok():
     assert health.verdict(GOOD) == ("ok", None)
-    assert health.verdict({**GOOD, "r_hat": health.R_HAT_MAX, "ess_bulk": health.ESS_MIN}) == ("ok", None)
+    assert health.verdict({**GOOD, "r_hat": health.R_HAT_MAX, "ess_bulk": 400.0}) == ("ok", None)    # 100 per chain
     assert health.verdict({**GOOD, "acceptance_rate": 0.92, "target_acceptance": 0.8}) == ("ok", None)
 
 
 @pytest.mark.parametrize("change, reason", [
     ({"r_hat": 1.08}, "R-hat 1.08 > 1.01"),
-    ({"ess_bulk": 43.9}, "bulk ESS 44 < 100"),
+    ({"ess_bulk": 43.9}, "bulk ESS 44 < 400 (100 per chain)"),
+    ({"ess_bulk": 399.0}, "bulk ESS 399 < 400"),                  # enough for one chain, not for four
+    ({"ess_bulk": 150.0, "chains": 2}, "bulk ESS 150 < 200"),
     ({"llc_std": 0.0, "r_hat": math.nan, "ess_bulk": math.nan}, "the chains did not move"),
     ({"r_hat": math.nan}, "no R-hat (the chains did not vary)"),
     ({"divergent_fraction": 0.026}, "2.6% of transitions diverged (> 1%)"),

@@ -23,7 +23,6 @@ from lambda_hat import health, store  # noqa: E402
 from lambda_hat.report.plots import diagnose_run, save  # noqa: E402
 
 R_HAT_WARN = health.R_HAT_MAX
-ESS_WARN = health.ESS_MIN
 STYLE = """body{font-family:sans-serif;margin:1.5em;color:#222}table{border-collapse:collapse;font-size:13px}
 td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}td.l,th{text-align:left}.warn{background:#fde2a7}
 .failed{background:#f7c6c6}img.thumb{width:150px}.figs img{max-width:480px;margin:4px}"""
@@ -200,7 +199,7 @@ def promote(store_root: Path, results: Path, out: Path, runs: list[Path] | None 
         store.write_bytes(folder / "index.html", run_page(row, plotted).encode())
         r_hat, ess, pareto_k = row.get("r_hat"), row.get("ess_bulk"), row.get("pareto_k")
         warn_r = warn_if(health.finite(r_hat) and r_hat > R_HAT_WARN)
-        warn_e = warn_if(health.finite(ess) and ess < ESS_WARN)
+        warn_e = warn_if(health.finite(ess) and ess < health.ess_min(row.get("chains")))
         # refined VI does not rest on q: its k-hat is then shown, not flagged (its drift is checked)
         warn_k = warn_if(health.finite(pareto_k) and pareto_k > health.PARETO_K_MAX and not health.refined(row))
         error = row.get("llc_rel_error")
@@ -230,7 +229,7 @@ def promote(store_root: Path, results: Path, out: Path, runs: list[Path] | None 
     page = (f"<!doctype html><meta charset=utf-8><title>Lambda-Hat sweep</title><style>{STYLE}</style>"
             f"<h1>Lambda-Hat sweep</h1><p>{len(table)} finished runs ({suspect} suspect), {len(failures)} failed. "
             f"A suspect run's diagnostics say its estimate cannot be trusted; R-hat above {R_HAT_WARN}, bulk "
-            f"ESS below {ESS_WARN} and VI's Pareto k̂ above {health.PARETO_K_MAX} (q far from the posterior) "
+            f"ESS below {health.ESS_PER_CHAIN} per chain and VI's Pareto k̂ above {health.PARETO_K_MAX} (q far from the posterior) "
             f"are highlighted.</p><table id=summary>{header}{''.join(rows)}"
             f"</table><h2>Summary</h2><div class=figs>{images}</div>")
     store.write_bytes(out / "index.html", page.encode())
