@@ -96,8 +96,9 @@ def reasons(fields: dict) -> list[str]:
         found.append("no R-hat (the chains did not vary)")
     if finite(r_hat) and r_hat > R_HAT_MAX:
         found.append(f"R-hat {r_hat:.4g} > {R_HAT_MAX}")
-    if finite(ess) and ess < ess_min(fields.get("chains")):
-        found.append(f"bulk ESS {ess:.0f} < {ess_min(fields.get('chains'))} ({ESS_PER_CHAIN} per chain)")
+    needed = ess_min(fields.get("chains"))
+    if finite(ess) and ess < needed:
+        found.append(f"bulk ESS {ess:.0f} < {needed} ({ESS_PER_CHAIN} per chain)")
     divergent = fields.get("divergent_fraction")
     if finite(divergent) and divergent > DIVERGENT_MAX:
         found.append(f"{divergent:.1%} of transitions diverged (> {DIVERGENT_MAX:.0%})")

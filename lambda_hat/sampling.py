@@ -211,10 +211,10 @@ def error_bar(stats: dict, extra: dict) -> float:
     or refined VI's drift (how far λ̂ still moved, relative, times λ̂)."""
     parts = [stats["sem"]]
     bias, bias_se = extra.get("llc_bias"), extra.get("llc_bias_se")
-    if bias is not None and math.isfinite(bias):
-        parts += [bias_se if bias_se is not None and math.isfinite(bias_se) else 0.0, BIAS_UNCERTAINTY * bias]
+    if health.finite(bias):
+        parts += [bias_se if health.finite(bias_se) else 0.0, BIAS_UNCERTAINTY * bias]
     drift = extra.get("refine_drift")
-    if drift is not None and math.isfinite(drift):
+    if health.finite(drift):
         parts.append(drift * stats["mean"])
     return math.hypot(*parts)
 
