@@ -14,6 +14,8 @@ median and worst |error| against the true λ.
     python benchmarks/calibration.py --tuning                 # the tuning set instead
     python benchmarks/calibration.py --json rows.json         # keep the rows
     python benchmarks/calibration.py --references refs.json   # reuse (or save) the HMC references
+    python benchmarks/calibration.py --first-seed 4 --seeds 2 --json more.json   # seeds 4 and 5
+    python benchmarks/calibration.py --report rows.json more.json            # the summary of both
 
 The reference carries its own MCSE; a row is "covered" when |λ̂ − ref| ≤ 2 √(llc_err² + ref_sem²).
 """
@@ -74,16 +76,17 @@ def main() -> None:
     parser.add_argument("--samplers", default=",".join(SAMPLERS))
     parser.add_argument("--cases", default="", help="comma-separated case indices")
     parser.add_argument("--seeds", type=int, default=3, help="seeds per sampler and target")
+    parser.add_argument("--first-seed", type=int, default=1, help="the first of the seeds (more rows for rows saved before)")
     parser.add_argument("--tuning", action="store_true", help="the tuning set (time_to_accuracy.CASES), not the held-out one")
     parser.add_argument("--reference-mcse", type=float, default=0.003, help="the HMC reference's relative MCSE target")
     parser.add_argument("--json", type=Path, help="save the rows here")
-    parser.add_argument("--report", type=Path, help="only print the summary of rows saved by --json")
+    parser.add_argument("--report", type=Path, nargs="+", help="only print the summary of rows saved by --json (one or more files)")
     parser.add_argument("--references", type=Path,
                         help="HMC references by target: read from this file where it has them, saved to it otherwise "
                              "(to compare versions of the code against one reference)")
     args = parser.parse_args()
     if args.report:
-        return report(json.loads(args.report.read_text()))
+        return report([row for path in args.report for row in json.loads(path.read_text())])
     from lambda_hat import runtime
 
     runtime.configure()
@@ -95,7 +98,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="lambda_hat_calibration_"))
     document = config(cases, [])
     reference = {"name": "hmc", "overrides": {"target_rel_mcse": args.reference_mcse, "draws": 40000}}
-    runs = [reference] + [{"name": name, "overrides": {"seed": seed}} for name in samplers for seed in range(1, args.seeds + 1)]
+    runs = [reference] + [{"name": name, "overrides": {"seed": seed}} for name in samplers for seed in range(args.first_seed, args.first_seed + args.seeds)]
     document["samplers"] = runs
     path = work / "experiments.yaml"
     path.write_text(yaml.safe_dump(document))
