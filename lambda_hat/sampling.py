@@ -23,6 +23,7 @@ from lambda_hat.provenance import code_version
 from lambda_hat.runner import CACHE_SIZE, run_chains
 from lambda_hat.samplers import SAMPLERS, batched, batches, program
 from lambda_hat.spec import DataSpec, sections, typed
+from lambda_hat.types import dispersed
 
 
 MAX_DIVERGENT_FRACTION = 0.5
@@ -64,7 +65,8 @@ def compiled_parts(static: str):
         loss = posterior.make_loss(apply_flat, context["x"], context["y"], likelihood)
         post = posterior.build(loss, context["w_star"], n, settings.beta0, settings.gamma,
                                getattr(settings, "batch_size", 0), indices)
-        return module.build(settings, post.problem), post.loss, post.problem.position
+        algorithm = dispersed(module.build(settings, post.problem), post.problem, getattr(settings, "init_spread", 0.0))
+        return algorithm, post.loss, post.problem.position
 
     @jax.jit
     def loss0(context):

@@ -1,4 +1,5 @@
-"""Shared type aliases, the settings every sampler shares and the sampler contract (:class:`Algorithm`).
+"""Shared type aliases, the settings every sampler shares and the sampler contract (:class:`Algorithm`),
+with the dispersed starts of the samplers that take them (:func:`dispersed`).
 
 Samplers import nothing of ours but this module and the ground floor's pure computations
 (``diagnostics``, ``health``: VI's summary runs PSIS against the k-hat threshold).
@@ -60,6 +61,35 @@ class RunSettings:
     gamma: float = field_(1.0, minimum=0.0, doc="localization strength", batch=True)
     restrict: str = field_("", doc="sample only these parameters, by key path (comma-separated prefixes, e.g. "
                                "'1/w' or 'params/Dense_1'); the others stay at w* (\"\" = all)")
+
+
+@dataclass(frozen=True)
+class DispersedSettings(RunSettings):
+    """Settings of the samplers whose chains start apart, around w* (HMC, NUTS): R-hat then compares
+    chains that came from different places, not four copies of one start."""
+
+    init_spread: float = field_(0.1, minimum=0.0, doc="each chain starts at w* + init_spread z / sqrt(gamma), z "
+                                "standard normal: a draw from the localization N(w*, 1/gamma), narrowed (0 = all at w*)")
+
+    def problems(self) -> list[str]:
+        if self.init_spread and not self.gamma:
+            return ["init_spread is a share of the localization's scale 1 / sqrt(gamma), which gamma = 0 does not "
+                    "have: set gamma > 0, or init_spread: 0 (every chain at w*)"]
+        return []
+
+
+def dispersed(algorithm: "Algorithm", problem: "Problem", spread: float) -> "Algorithm":
+    """``algorithm`` whose warm-up starts each chain at ``w* + spread z / sqrt(gamma)`` (see
+    :class:`DispersedSettings`); unchanged at ``spread`` 0, random keys included."""
+    if not spread:
+        return algorithm
+
+    def warmup(key, position):
+        start_key, key = jax.random.split(key)
+        noise = jax.random.normal(start_key, position.shape, position.dtype)
+        return algorithm.warmup(key, position + (spread / jnp.sqrt(problem.gamma)).astype(position.dtype) * noise)
+
+    return algorithm._replace(warmup=warmup)
 
 
 #: settings that only the host reads (the seed chooses keys, the target decides when to stop), so

@@ -68,6 +68,8 @@ def test_bad_targets(targets, message, write_yaml, tmp_path):
     ("[{ name: nuts, overrides: { max_tree_depth: 100 } }]", "samplers[0].overrides.max_tree_depth: must be <= 12"),
     ("[{ name: mclmc, overrides: { step_size: 0.1 } }]",
      "samplers[0].overrides: L and step_size: set both (no tuning) or neither (both tuned); the tuner would ignore step_size"),
+    ("[{ name: nuts, overrides: { gamma: 0 } }]",
+     "samplers[0].overrides: init_spread is a share of the localization's scale 1 / sqrt(gamma), which gamma = 0 does not have"),
     ("[{ name: hmc }, { name: sgld, overrides: { batch_size: 5000 } }]",
      "samplers[1].overrides.batch_size: 5000 is larger than n = 100 of targets[0] (use 0 for full batch)"),
     ("[{ name: hmc, overrides: { seed: 9223372036854775807 } }]",

@@ -8,13 +8,13 @@ import blackjax
 import jax.numpy as jnp
 
 from lambda_hat.samplers.adaptation import Info, Warmup, adapted, summarize
-from lambda_hat.types import Algorithm, Problem, RunSettings, field_
+from lambda_hat.types import Algorithm, DispersedSettings, Problem, field_
 
 __all__ = ["Settings", "Info", "Warmup", "build", "summarize"]
 
 
 @dataclass(frozen=True)
-class Settings(RunSettings):
+class Settings(DispersedSettings):
     draws: int = field_(2000, minimum=1, doc="most kept draws per chain (fewer once target_rel_mcse is met)")
     warmup: int = field_(300, minimum=0, doc="window adaptation steps of step size and mass matrix, discarded (0: none, the initial step and a unit mass)")
     num_integration_steps: int = field_(16, minimum=1, doc="leapfrog steps per proposal")

@@ -7,13 +7,13 @@ from dataclasses import dataclass
 import blackjax
 
 from lambda_hat.samplers.adaptation import Info, Warmup, adapted, summarize
-from lambda_hat.types import Algorithm, Problem, RunSettings, field_
+from lambda_hat.types import Algorithm, DispersedSettings, Problem, field_
 
 __all__ = ["Settings", "Info", "Warmup", "build", "summarize"]
 
 
 @dataclass(frozen=True)
-class Settings(RunSettings):
+class Settings(DispersedSettings):
     warmup: int = field_(500, minimum=0, doc="window adaptation steps of step size and mass matrix, discarded (0: none, the initial step and a unit mass)")
     # 0.9, not 0.8: at 0.8 the default sweep's deep linear network diverged in 1-2 % of transitions
     # (the valley's curved floor), at 0.9 in none, with no more draws needed
