@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import blackjax
 import jax.numpy as jnp
+from blackjax.mcmc.integrators import velocity_verlet
 
 from lambda_hat.samplers.adaptation import Info, Warmup, adapted, summarize
 from lambda_hat.types import Algorithm, DispersedSettings, Problem, field_
@@ -26,9 +28,34 @@ class Settings(DispersedSettings):
                                 doc="step size drawn within (1 - jitter, 1] x adapted", batch=True)
 
 
+#: leapfrog steps traced as one (unrolled) step of the trajectory's loop: an XLA loop on CPU pays
+#: for every iteration, which on small networks was a third of a proposal's time and on large ones
+#: nothing (docs/accuracy.md, § Speed); more steps per iteration grow the compiled program
+UNROLL = 4
+
+
+def grouped(size: int):
+    """Velocity Verlet, ``size`` leapfrog steps at a time: the same trajectory, fewer loop iterations."""
+    if size == 1:
+        return velocity_verlet
+
+    def integrator(logdensity_fn, kinetic_energy_fn):
+        leapfrog = velocity_verlet(logdensity_fn, kinetic_energy_fn)
+
+        def steps(state, step_size):
+            for _ in range(size):
+                state = leapfrog(state, step_size)
+            return state
+
+        return steps
+
+    return integrator
+
+
 def build(settings: Settings, problem: Problem) -> Algorithm:
     """HMC for one chain; the runner vmaps it."""
     steps = settings.num_integration_steps
+    size = math.gcd(steps, UNROLL)
     return adapted(blackjax.hmc, problem, settings,
                    lambda info: jnp.full(jnp.shape(info.acceptance_rate), steps, dtype=jnp.int32),
-                   jitter=settings.step_jitter, num_integration_steps=steps)
+                   jitter=settings.step_jitter, num_integration_steps=steps // size, integrator=grouped(size))

@@ -3,6 +3,10 @@ and summarize their draws in typed fields."""
 
 from __future__ import annotations
 
+import math
+
+import blackjax
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -39,3 +43,22 @@ def test_no_warmup_draws_with_the_initial_step_and_a_unit_mass(module):
     np.testing.assert_allclose(info["step_size"][0].mean(), 0.05, rtol=0.25)        # jitter (hmc) averages out
     assert info["step_size"].max() <= 0.05 * (1 + 1e-6)     # and never goes above the step given (or adapted)
     np.testing.assert_allclose(np.std(positions, axis=0), SCALES, rtol=0.25)
+
+
+@pytest.mark.parametrize("steps", [16, 6, 5])
+def test_grouped_leapfrog_steps_make_the_same_trajectory(steps):
+    """HMC traces its leapfrog steps a few at a time (``hmc.grouped``, fewer loop iterations):
+    the transition is the one of ``steps`` single leapfrog steps, and counts ``steps`` gradients."""
+    problem = gaussian_problem(SCALES, jnp.float64)
+    size = math.gcd(steps, hmc.UNROLL)
+    position = jnp.asarray([0.3, -1.0, 0.2], jnp.float64)
+    plain = blackjax.hmc(problem.logdensity, 0.05, jnp.ones(3), steps)
+    grouped = blackjax.hmc(problem.logdensity, 0.05, jnp.ones(3), steps // size, integrator=hmc.grouped(size))
+    key = jax.random.key(3)
+    expected, _ = plain.step(key, plain.init(position))
+    found, _ = grouped.step(key, grouped.init(position))
+    np.testing.assert_allclose(found.position, expected.position, rtol=1e-10)
+    assert not np.allclose(found.position, position)             # the proposal moved, and was accepted
+    algorithm = hmc.build(hmc.Settings(warmup=20, num_integration_steps=steps, init_spread=0.0), problem)
+    _, info, _ = one_chain(algorithm, position, 5)
+    assert np.all(info["grad_evals"] == steps)
