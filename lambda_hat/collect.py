@@ -31,7 +31,8 @@ COLUMNS: dict[str, str] = {
     "config_yaml": "string", "lambda_hat_version": "string", "created_at": "string",
 }
 DIAGNOSTICS = ("acceptance_rate", "target_acceptance", "divergences", "divergent_fraction", "step_size", "energy_change_var",
-               "elbo_final", "pareto_k", "is_ess", "llc_is", "llc_q", "refine_drift", "refine_drift_se", "loss0",
+               "elbo_final", "pareto_k", "is_ess", "llc_is", "llc_q", "refine_drift", "refine_drift_se",
+               "refine_gap", "refine_gap_se", "loss0",
                "llc_min", "grad_norm", "llc_bias", "llc_bias_se")
 #: the reason given for a planned job with neither a result nor an error record
 NO_RECORD = "no result and no error record: the job's task failed or never ran (see its log)"

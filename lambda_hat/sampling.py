@@ -205,12 +205,19 @@ def analyse(meta: dict, module, settings, chains, loss0: float, walltime: float,
 #: quarter and all of the gap to a long HMC run (docs/accuracy.md, § Error bars)
 BIAS_UNCERTAINTY = 0.5
 
+#: the share of refined VI's twin gap (``refine_gap``) taken as its draws' own distance from
+#: settled: twins started twice as far from w* end further off on the same side as the draws, or
+#: bracket the posterior's λ̂; on the tuning DLNs half the gap covered every draw's miss
+#: (docs/accuracy.md, § VI's twins)
+TWIN_UNCERTAINTY = 0.5
+
 
 def error_bar(stats: dict, extra: dict) -> float:
     """``llc_err``: the MCSE of the draws (already corrected chain by chain where the sampler
     estimates its own bias, see :func:`chain_bias`) and, in quadrature, that estimate's
     uncertainty (its standard error ``llc_bias_se`` and :data:`BIAS_UNCERTAINTY` of ``llc_bias``),
-    or refined VI's drift (how far λ̂ still moved, relative, times λ̂)."""
+    or refined VI's drift (how far λ̂ still moved, relative, times λ̂) and :data:`TWIN_UNCERTAINTY`
+    of its twins' gap (with that share of its standard error)."""
     parts = [stats["sem"]]
     bias, bias_se = extra.get("llc_bias"), extra.get("llc_bias_se")
     if health.finite(bias):
@@ -218,6 +225,9 @@ def error_bar(stats: dict, extra: dict) -> float:
     drift = extra.get("refine_drift")
     if health.finite(drift):
         parts.append(drift * stats["mean"])
+    gap, gap_se = extra.get("refine_gap"), extra.get("refine_gap_se")
+    if health.finite(gap):
+        parts += [TWIN_UNCERTAINTY * value * stats["mean"] for value in (gap, gap_se if health.finite(gap_se) else 0.0)]
     return math.hypot(*parts)
 
 

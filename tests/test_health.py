@@ -7,6 +7,7 @@ import math
 import pytest
 
 from lambda_hat import health
+from lambda_hat.sampling import error_bar
 
 GOOD = {"llc_std": 1.2, "r_hat": 1.002, "ess_bulk": 850.0, "chains": 4, "divergent_fraction": 0.0}
 
@@ -59,6 +60,19 @@ def test_refined_vi_is_judged_by_its_drift_not_by_q():
     status, warnings = health.verdict({**refined, "acceptance_rate": 0.05})
     assert status == "suspect" and "accepted 5% of its steps" in warnings
     assert health.verdict({**refined, "acceptance_rate": 0.6}) == ("ok", None)
+
+
+def test_refined_vi_whose_twins_end_elsewhere_is_suspect():
+    """Twin chains started further from w* that end more than 20 % (and beyond their noise) from the
+    draws: where the refinement ends depends on where it starts. Half the gap is in the error bar."""
+    refined = {**GOOD, "algorithm": "vi", "refine_drift": 0.01, "refine_drift_se": 0.01,
+               "refine_gap": 0.15, "refine_gap_se": 0.01}
+    assert health.verdict(refined) == ("ok", None)
+    status, warnings = health.verdict({**refined, "refine_gap": 0.25})
+    assert status == "suspect" and "ended +25.0% away" in warnings
+    assert health.verdict({**refined, "refine_gap": -0.25, "refine_gap_se": 0.15}) == ("ok", None)
+    stats = {"mean": 40.0, "sem": 0.3}
+    assert error_bar(stats, refined) == pytest.approx(math.hypot(0.3, 0.4, 3.0, 0.2))
 
 
 @pytest.mark.parametrize("change, reason", [

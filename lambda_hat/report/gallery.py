@@ -160,7 +160,11 @@ def run_page(row: dict, files: list[str]) -> str:
     if health.refined(row):
         checked += (f"<p>draws refined from q by Langevin steps (acceptance {cell(row.get('acceptance_rate'), 2)}): "
                     f"λ̂ moved {cell(row['refine_drift'], 2)} ± {cell(row.get('refine_drift_se'), 2)} (relative) over "
-                    f"the refinement's second half</p>")
+                    f"the refinement's second half")
+        if health.finite(row.get("refine_gap")):
+            checked += (f"; twin chains started further from w* ended {cell(row['refine_gap'], 2)} ± "
+                        f"{cell(row.get('refine_gap_se'), 2)} (relative) away")
+        checked += "</p>"
     if row.get("stop_reason"):
         checked += (f"<p>{cell(row.get('draws'))} draws per chain of at most {cell(row.get('draws_max'))} "
                     f"(stopped by {cell(row['stop_reason'])}); relative MCSE of λ̂ {cell(row.get('llc_rel_mcse'), 2)}</p>")
