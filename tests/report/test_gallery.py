@@ -99,9 +99,12 @@ def test_index_links_resolve_and_table_matches_parquet(gallery):
     # every VI run carries its Pareto k-hat, in the table and on its page
     vi = table[table["algorithm"] == "vi"]
     assert len(vi) == 2 and vi["pareto_k"].notna().all() and vi["is_ess"].notna().all()
+    # and, refined (the default), how far its twins ended from its draws: in the table and on its page
+    assert vi["refine_gap"].notna().all() and vi["refine_gap_se"].notna().all()
     for row in vi.itertuples():
         assert f"{row.pareto_k:.2g}</td>" in text
-        assert f"k̂ = {row.pareto_k:.2g}" in (index.parent / "runs" / row.run_id / "index.html").read_text()
+        page = (index.parent / "runs" / row.run_id / "index.html").read_text()
+        assert f"k̂ = {row.pareto_k:.2g}" in page and "twin chains started further from w* ended" in page
     assert table.loc[table["algorithm"] != "vi", "pareto_k"].isna().all()
     summary = (index.parent / "summary.md").read_text()
     assert len([l for l in summary.splitlines() if l.startswith("| tgt_")]) == 10
