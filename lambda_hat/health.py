@@ -80,8 +80,8 @@ def reasons(fields: dict) -> list[str]:
     were refined by Langevin steps, ``refine_drift`` with ``refine_drift_se`` and ``refine_gap`` with
     ``refine_gap_se``. Plain VI is judged by
     ``pareto_k``, which checks q against the posterior (R-hat and ESS of iid draws say nothing about
-    its bias, large on singular models); refined VI by its drift, since its estimate comes from the
-    refined draws, not from q.
+    its bias, large on singular models); refined VI by its drift and its twins' gap, since its
+    estimate comes from the refined draws, not from q.
     """
     found = []
     mean, lowest, d = fields.get("llc_mean"), fields.get("llc_min"), fields.get("d_sampled") or fields.get("d")

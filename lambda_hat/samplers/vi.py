@@ -66,7 +66,8 @@ class Settings(RunSettings):
     twins: int = field_(16, minimum=0, doc="pairs per chain refined after the fit: a draw of q and its twin, "
                         "started twin_spread times as far from w*; how far apart they end goes into llc_err "
                         "(0 = none)")
-    twin_spread: float = field_(2.0, minimum=0.0, exclusive=True, doc="how much further from w* each twin starts")
+    twin_spread: float = field_(2.0, minimum=0.0, exclusive=True,
+                                doc="each twin starts this many times as far from w* as its draw (not 1)")
     steps: int = field_(1000, minimum=1, doc="optimization steps of the ELBO")
     lr: float = field_(0.0, minimum=0.0, doc="Adam learning rate (0 = 0.003 for flow, 0.01 for mfa)", batch=True)
     samples: int = field_(0, minimum=0, doc="reparameterized draws per step (0 = 8 for flow, 1 per component for mfa)")

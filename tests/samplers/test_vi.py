@@ -11,9 +11,9 @@ from scipy import stats
 
 from lambda_hat.diagnostics import summary
 from lambda_hat.samplers import vi
-from lambda_hat.sampling import error_bar
 from lambda_hat.samplers.flow import FlowFamily
 from lambda_hat.samplers.mfa import MixtureFamily
+from lambda_hat.sampling import error_bar
 from tests.samplers.gaussian import gaussian_problem
 
 FAMILIES = {"mfa": MixtureFamily(components=3, rank=1, samples=2), "flow": FlowFamily(d=3, layers=2, width=16, samples=2)}
