@@ -113,11 +113,11 @@ def reasons(fields: dict) -> list[str]:
         found.append(f"acceptance {accepted:.2f} is far from its target {target:.2f}")
     if refined(fields):
         drift, drift_se = fields["refine_drift"], fields.get("refine_drift_se")
-        if abs(drift) > REFINE_DRIFT_MAX and not (finite(drift_se) and abs(drift) <= 2 * drift_se):
+        if beyond(drift, drift_se, REFINE_DRIFT_MAX):
             found.append(f"λ̂ still moved {drift:+.1%} over the second half of the refinement (> {REFINE_DRIFT_MAX:.0%}): "
                          "more refine_steps")
         gap, gap_se = fields.get("refine_gap"), fields.get("refine_gap_se")
-        if finite(gap) and abs(gap) > REFINE_GAP_MAX and not (finite(gap_se) and abs(gap) <= 2 * gap_se):
+        if finite(gap) and beyond(gap, gap_se, REFINE_GAP_MAX):
             found.append(f"twin chains started further from w* ended {gap:+.1%} away (> {REFINE_GAP_MAX:.0%}): "
                          "where the refinement ends depends on where it starts; more refine_steps, or hmc")
         if finite(accepted) and accepted < REFINE_ACCEPTANCE_MIN:
@@ -131,6 +131,12 @@ def reasons(fields: dict) -> list[str]:
         elif pareto_k > PARETO_K_MAX:
             found.append(f"Pareto k-hat {pareto_k:.2f} > {PARETO_K_MAX}: q is far from the posterior")
     return found
+
+
+def beyond(value: float, se, limit: float) -> bool:
+    """Whether a relative change is larger than ``limit`` and, where its standard error is known,
+    more than twice that error (a change within its own noise says nothing)."""
+    return abs(value) > limit and not (finite(se) and abs(value) <= 2 * se)
 
 
 def settings_reasons(fields: dict) -> list[str]:
