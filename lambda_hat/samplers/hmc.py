@@ -19,7 +19,7 @@ __all__ = ["Settings", "Info", "Warmup", "build", "summarize"]
 class Settings(DispersedSettings):
     draws: int = field_(2000, minimum=1, doc="most kept draws per chain (fewer once target_rel_mcse is met)")
     warmup: int = field_(300, minimum=0, doc="window adaptation steps of step size and mass matrix, discarded (0: none, the initial step and a unit mass)")
-    num_integration_steps: int = field_(16, minimum=1, doc="leapfrog steps per proposal")
+    num_integration_steps: int = field_(8, minimum=1, doc="leapfrog steps per proposal")
     target_acceptance: float = field_(0.8, minimum=0.0, exclusive=True, maximum=1.0, below=True,
                                       doc="adaptation target, in (0, 1)", batch=True)
     step_size: float = field_(0.0, minimum=0.0, doc="initial step size (0 = from curvature)", batch=True)

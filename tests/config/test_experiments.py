@@ -92,7 +92,7 @@ def test_any_semantic_change_changes_the_id(change, write_yaml):
 def test_override_that_equals_the_default_collapses(write_yaml):
     experiments = load(write_yaml("targets:\n  - { model: base, data: base, seed: 1 }\n"
                                   "  - { model: base, data: base, seed: 1, overrides: { model: { bias: true } } }\n"
-                                  "samplers: [{ name: hmc }, { name: hmc, overrides: { num_integration_steps: 16 } }]\n"))
+                                  "samplers: [{ name: hmc }, { name: hmc, overrides: { num_integration_steps: 8 } }]\n"))
     assert (len(experiments.targets), len(experiments.samplers)) == (1, 1)
 
 
