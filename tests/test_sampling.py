@@ -45,7 +45,7 @@ def test_batches_group_runs_of_one_program(tmp_path):
 GRIDS = {
     "hmc": [{"seed": 0}, {"seed": 1}, {"step_size": 0.01}, {"target_acceptance": 0.9, "gamma": 2.0}],
     "nuts": [{"seed": 0}, {"beta0": 0.5}],
-    "mclmc": [{"seed": 0}, {"seed": 2}, {"desired_energy_var": 1e-3}],
+    "mclmc": [{"seed": 0}, {"seed": 2}, {"desired_energy_var": 1e-3}, {"l_factor": 0.2}],
     "sgld": [{"seed": 0}, {"seed": 1}, {"step_scale": 0.02}, {"beta0": 0.5}],
     "vi": [{"seed": 0}, {"lr": 0.02}],
     "vi_mfa": [{"seed": 0}, {"seed": 1}, {"lr": 0.02}],

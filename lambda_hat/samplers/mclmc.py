@@ -26,6 +26,9 @@ class Settings(RunSettings):
     L: float = field_(0.0, minimum=0.0, doc="momentum decoherence length (0 = tuned, with step_size)")
     step_size: float = field_(0.0, minimum=0.0, doc="integrator step size (0 = tuned, with L)")
     desired_energy_var: float = field_(5e-4, minimum=0.0, exclusive=True, doc="tuning target", batch=True)
+    l_factor: float = field_(0.4, minimum=0.0, exclusive=True, batch=True,
+                             doc="tuned L = l_factor x step size x the autocorrelation time of the tuning "
+                             "draws' coordinates (0.1 mixes the loss faster, but leaves MCLMC's bias uncovered)")
     diagonal_preconditioning: bool = field_(True, doc="tune a diagonal mass matrix")
 
     def problems(self) -> list[str]:
@@ -72,7 +75,7 @@ def build(settings: Settings, problem: Problem) -> Algorithm:
             mclmc_kernel=kernel, num_steps=num_steps, state=state, rng_key=tune_key,
             logdensity_fn=problem.logdensity,
             desired_energy_var=settings.desired_energy_var,
-            diagonal_preconditioning=settings.diagonal_preconditioning)
+            diagonal_preconditioning=settings.diagonal_preconditioning, l_factor=settings.l_factor)
         return state, params, Warmup(GRADS_PER_STEP * evals)
 
     def step(key, state, params):
