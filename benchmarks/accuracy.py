@@ -42,6 +42,19 @@ def config(cases, samplers) -> dict:
     return {"targets": targets, "samplers": [{"name": name} for name in samplers]}
 
 
+def override(entries: list[dict], items: list[str]) -> None:
+    """Apply ``--set SAMPLER.KEY=VALUE`` items (the value read as YAML) to the sampler entries of
+    that name among ``entries``; an unknown sampler name is an error."""
+    for item in items:
+        name_key, value = item.split("=", 1)
+        name, key = name_key.split(".", 1)
+        chosen = [entry for entry in entries if entry["name"] == name]
+        if not chosen:
+            raise SystemExit(f"--set {item}: no sampler {name!r} in this run")
+        for entry in chosen:
+            entry.setdefault("overrides", {})[key] = yaml.safe_load(value)
+
+
 def sampled(cases, targets, plans_for, store: Path, progress=None):
     """Build each target and run its sampler plans: yields ``(label, plan, analysis row, seconds,
     progress callback)`` per run that finished; a failure is printed and skipped. ``plans_for(label)``

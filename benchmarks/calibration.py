@@ -16,6 +16,7 @@ median and worst |error| against the true λ.
     python benchmarks/calibration.py --references refs.json   # reuse (or save) the HMC references
     python benchmarks/calibration.py --first-seed 4 --seeds 2 --json more.json   # seeds 4 and 5
     python benchmarks/calibration.py --report rows.json more.json            # the summary of both
+    python benchmarks/calibration.py --samplers vi --set vi.twins=8          # settings other than the defaults
 
 The reference carries its own MCSE; a row is "covered" when |λ̂ − ref| ≤ 2 √(llc_err² + ref_sem²).
 """
@@ -31,7 +32,7 @@ from pathlib import Path
 
 import yaml
 
-from accuracy import config, sampled
+from accuracy import config, override, sampled
 from time_to_accuracy import CASES as TUNING
 
 # (label, model overrides, teacher) on n = 10 000: deep linear networks that no default was chosen on
@@ -81,6 +82,8 @@ def main() -> None:
     parser.add_argument("--reference-mcse", type=float, default=0.003, help="the HMC reference's relative MCSE target")
     parser.add_argument("--json", type=Path, help="save the rows here")
     parser.add_argument("--report", type=Path, nargs="+", help="only print the summary of rows saved by --json (one or more files)")
+    parser.add_argument("--set", action="append", default=[], metavar="SAMPLER.KEY=VALUE",
+                        help="override a sampler setting (repeatable) of the runs measured, not of the reference")
     parser.add_argument("--references", type=Path,
                         help="HMC references by target: read from this file where it has them, saved to it otherwise "
                              "(to compare versions of the code against one reference)")
@@ -99,6 +102,7 @@ def main() -> None:
     document = config(cases, [])
     reference = {"name": "hmc", "overrides": {"target_rel_mcse": args.reference_mcse, "draws": 40000}}
     runs = [reference] + [{"name": name, "overrides": {"seed": seed}} for name in samplers for seed in range(args.first_seed, args.first_seed + args.seeds)]
+    override(runs[1:], args.set)                 # the settings measured, never the reference's
     document["samplers"] = runs
     path = work / "experiments.yaml"
     path.write_text(yaml.safe_dump(document))

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import yaml
 
-from accuracy import config, sampled
+from accuracy import config, override, sampled
 
 # (label, model overrides, teacher) on data n = 10 000, noise sigma = 0.5: six deep linear networks
 # with d from 48 to 480 (6-4-6 rank 2 is SGLD's worst case in an independent run), two regular models
@@ -133,11 +133,7 @@ def main() -> None:
     samplers = args.samplers.split(",")
     path = work / "experiments.yaml"
     document = config(cases, samplers)
-    for item in args.set:
-        name_key, value = item.split("=", 1)
-        name, key = name_key.split(".", 1)
-        entry = next(e for e in document["samplers"] if e["name"] == name)
-        entry.setdefault("overrides", {})[key] = yaml.safe_load(value)
+    override(document["samplers"], args.set)
     path.write_text(yaml.safe_dump(document))
     experiments = load(path)
     print(f"{'target':20s} {'d':>4s} {'sampler':6s} {'λ':>7s} {'λ̂':>8s} {'error':>7s} {'wall s':>7s} "
