@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lambda_hat.types import Algorithm, Array
+from lambda_hat.types import CHAINS, Algorithm, Array
 
 #: ``factory(context, hyper) -> (algorithm, loss_fn, start)``: ``context`` is a pytree of arrays
 #: shared by every chain, ``hyper`` a dict of one chain's numeric settings (scalars, traced).
@@ -112,19 +112,24 @@ def compiled(factory: Factory, cache_key: str, chunk: int, num_chains: int) -> t
 
 def over_runs(one_chain: Callable, num_chains: int, *args, active=None):
     """``one_chain`` over every chain of a batch (arguments ``[run * chain, ...]``): ``vmap`` over
-    a run's chains, and over the runs as :data:`LAYOUT` says.
+    a run's chains (on the axis :data:`~lambda_hat.types.CHAINS`), and over the runs as
+    :data:`LAYOUT` says.
 
     ``active`` (one flag per run), for a chunk of draws: with the ``map`` layout a run whose flag
     is off is not computed; it keeps its state (``args[1]``) and gives zeros for its draws, which
     the host drops (its stop rule ended it). The ``vmap`` layout computes every run.
     """
     runs = jax.tree.leaves(args)[0].shape[0] // num_chains
-    if LAYOUT == "vmap" or runs == 1:
-        return jax.vmap(one_chain)(*args)
+    chains = jax.vmap(one_chain, axis_name=CHAINS)           # a run's chains, on the axis samplers may reduce over
+    if runs == 1:
+        return chains(*args)
     by_run = jax.tree.map(lambda a: a.reshape(runs, num_chains, *a.shape[1:]), args)
+    flat = lambda tree: jax.tree.map(lambda a: a.reshape(runs * num_chains, *a.shape[2:]), tree)  # noqa: E731
+    if LAYOUT == "vmap":
+        return flat(jax.vmap(chains)(*by_run))
 
     def draw(run):
-        return jax.vmap(one_chain)(*run)
+        return chains(*run)
 
     def idle(run):
         _, drawn = jax.eval_shape(draw, run)
@@ -134,7 +139,7 @@ def over_runs(one_chain: Callable, num_chains: int, *args, active=None):
         out = jax.lax.map(draw, by_run)
     else:
         out = jax.lax.map(lambda item: jax.lax.cond(item[1], draw, idle, item[0]), (by_run, active))
-    return jax.tree.map(lambda a: a.reshape(runs * num_chains, *a.shape[2:]), out)
+    return flat(out)
 
 
 def run_chains(factory: Factory, context: Any, keys: Sequence[jax.Array], hyper: dict[str, Sequence[float]],

@@ -144,6 +144,11 @@ class Problem(NamedTuple):
     gamma: float = 0.0
 
 
+#: the name of the axis over one run's chains, which the runner vmaps: a sampler's warm-up may
+#: reduce over it (``jax.lax.pmin(x, CHAINS)``) to share what its chains tuned
+CHAINS = "chains"
+
+
 class Algorithm(NamedTuple):
     """A sampler, for one chain (the runner vmaps it).
 
@@ -154,7 +159,8 @@ class Algorithm(NamedTuple):
     array of losses into λ̂ values as the estimator does.
 
     ``warmup(key, position) -> (state, params, Warmup)`` adapts or fits; ``Warmup`` holds arrays
-    over warm-up steps and a ``grad_evals`` count. ``step(key, state, params) -> (state, Info)``
+    over warm-up steps and a ``grad_evals`` count. It runs vmapped over the run's chains on the
+    axis :data:`CHAINS`. ``step(key, state, params) -> (state, Info)``
     makes one kept draw; ``Info`` has ``grad_evals``, and ``loss``: the draw's full-batch loss, or
     ``None`` where the sampler does not have it at no cost (the runner then evaluates it).
     ``position(state)`` is the draw.

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from lambda_hat.runner import run_chains
-from lambda_hat.types import Algorithm
+from lambda_hat.types import CHAINS, Algorithm
 
 
 class Info(NamedTuple):
@@ -100,3 +100,37 @@ def test_a_stopped_run_is_not_drawn_again():
     np.testing.assert_array_equal(new, [0.0, 1.0, 3.0, 4.0])            # run 0 kept, run 1 advanced
     np.testing.assert_array_equal(drawn, [0.0, 0.0, 20.0, 30.0])
     np.testing.assert_array_equal(info["seen"], [0.0, 0.0, 2.0, 3.0])
+
+
+class Pooled(NamedTuple):
+    grad_evals: jax.Array
+    own: jax.Array
+    pooled: jax.Array
+
+
+def pooling_factory(context, hyper):
+    """The toy chain whose warm-up tunes a value of its own and shares the smallest of its run's
+    chains (``pmin`` over :data:`CHAINS`)."""
+    algorithm, loss, start = toy_factory(context, hyper)
+
+    def warmup(key, position):
+        own = jax.random.uniform(key, dtype=position.dtype) + hyper["scale"]
+        return position, {"rho": jnp.asarray(0.5, position.dtype)}, Pooled(jnp.int32(3), own, jax.lax.pmin(own, CHAINS))
+
+    return algorithm._replace(warmup=warmup), loss, start
+
+
+@pytest.mark.parametrize("layout", ["map", "vmap"])
+def test_a_warm_up_shares_within_its_own_run_only(monkeypatch, layout):
+    """A warm-up reduces over its run's chains, never over the batch's: each run of the batch
+    (its own offset, the smallest not first) pools its own chains' values."""
+    from lambda_hat import runner
+
+    monkeypatch.setattr(runner, "LAYOUT", layout)
+    keys = [jax.random.key(seed) for seed in range(3)]
+    runs = run_chains(pooling_factory, CONTEXT, keys, {"scale": np.asarray([2.0, 0.0, 1.0])}, 3, 5,
+                      cache_key="pooling", chunk=5)
+    for offset, run in zip([2.0, 0.0, 1.0], runs):
+        own = run.warmup_info["own"]
+        assert own.shape == (3,) and np.all((own >= offset) & (own < offset + 1)) and np.ptp(own) > 0
+        np.testing.assert_array_equal(run.warmup_info["pooled"], np.full(3, own.min()))

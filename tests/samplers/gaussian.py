@@ -7,7 +7,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lambda_hat.types import Estimate, Problem
+from lambda_hat.types import CHAINS, Estimate, Problem
 
 
 def gaussian_problem(scales, dtype=jnp.float32, noise: float = 0.0) -> Problem:
@@ -31,9 +31,15 @@ def one_chain(algorithm, start, draws: int, seed: int = 0):
     """``(positions [draw, d], info, warmup)`` of one chain: the sampler's ``Info`` and ``Warmup``
     as dicts of arrays with a leading chain axis, as ``summarize`` reads them (``loss`` and
     ``grad_evals`` kept)."""
+    positions, info, warmup = chains_of(algorithm, start, draws, seed)
+    return positions[0], info, warmup
 
-    @jax.jit
-    def run(key):
+
+def chains_of(algorithm, start, draws: int, seed: int = 0, chains: int = 1):
+    """:func:`one_chain` for ``chains`` chains of one run, vmapped as the runner does (positions
+    ``[chain, draw, d]``)."""
+
+    def chain(key):
         warm_key, draw_key = jax.random.split(key)
         state, params, warmup = algorithm.warmup(warm_key, start)
 
@@ -44,7 +50,9 @@ def one_chain(algorithm, start, draws: int, seed: int = 0):
         _, (positions, info) = jax.lax.scan(body, state, jax.random.split(draw_key, draws))
         return positions, info, warmup
 
+    run = jax.jit(jax.vmap(chain, axis_name=CHAINS))     # on the runner's axis of a run's chains
     with jax.enable_x64(start.dtype == jnp.float64):      # as the runner traces a float32 run
-        positions, info, warmup = run(jax.random.key(seed))
-    as_dict = lambda record: {k: np.asarray(v)[None] for k, v in record._asdict().items() if v is not None}  # noqa: E731
+        positions, info, warmup = run(jax.random.split(jax.random.key(seed), chains) if chains > 1
+                                      else jax.random.key(seed)[None])
+    as_dict = lambda record: {k: np.asarray(v) for k, v in record._asdict().items() if v is not None}  # noqa: E731
     return np.asarray(positions), as_dict(info), as_dict(warmup)
