@@ -14,11 +14,16 @@ median and worst |error| against the true λ.
     python benchmarks/calibration.py --tuning                 # the tuning set instead
     python benchmarks/calibration.py --json rows.json         # keep the rows
     python benchmarks/calibration.py --references refs.json   # reuse (or save) the HMC references
+    python benchmarks/calibration.py --references benchmarks/references.json   # those of docs/accuracy.md
     python benchmarks/calibration.py --first-seed 4 --seeds 2 --json more.json   # seeds 4 and 5
     python benchmarks/calibration.py --report rows.json more.json            # the summary of both
     python benchmarks/calibration.py --samplers vi --set vi.twins=8          # settings other than the defaults
 
 The reference carries its own MCSE; a row is "covered" when |λ̂ − ref| ≤ 2 √(llc_err² + ref_sem²).
+A saved reference keeps the loss at the w* it ran at (``loss0``); a row whose w* has another loss
+(a target built differently, by other code or on another machine) is refused rather than judged
+against it. ``benchmarks/references.json`` holds the held-out references that docs/accuracy.md's
+tables use since section *The references themselves*.
 """
 
 from __future__ import annotations
@@ -51,6 +56,23 @@ def covered(row: dict, reference: dict) -> float:
     """How far a row's λ̂ is from the reference, in units of its combined error bar."""
     bar = math.hypot(row.get("llc_err", row["llc_sem"]), reference["llc_sem"])
     return abs(row["llc_mean"] - reference["llc_mean"]) / bar if bar > 0 else math.inf
+
+
+#: the relative difference in L(w*) within which a saved reference is for the same target (a float32
+#: sampler's L(w*) differs from the float64 reference's by about 1e-7)
+SAME_LOSS = 1e-6
+
+#: what a saved reference keeps of its run
+KEPT = ("llc_mean", "llc_sem", "draws", "walltime_sec", "llc_true", "d", "status", "warnings", "loss0",
+        "target_rel_mcse", "code_version")
+
+
+def same_target(label: str, reference: dict, row: dict) -> None:
+    """Refuse a saved reference made at another w* than the row's (their losses at w* differ)."""
+    saved = reference.get("loss0")
+    if saved is not None and not math.isclose(saved, row["loss0"], rel_tol=SAME_LOSS):
+        raise SystemExit(f"the saved reference for {label} ran at L(w*) = {saved:.12g}, this build of the target has "
+                         f"{row['loss0']:.12g}: another w*. Run without --references, or with a new file, to make one.")
 
 
 def base(sampler: str) -> str:
@@ -123,14 +145,14 @@ def main() -> None:
     for label, plan, row, _, _ in sampled(cases, experiments.targets, plans_for, work / "store"):
         ref = refs.get(label)
         if ref is None:
-            ref = refs[label] = saved[label] = {key: row.get(key) for key in (
-                "llc_mean", "llc_sem", "draws", "walltime_sec", "llc_true", "d", "status", "warnings")}
+            ref = refs[label] = saved[label] = {key: row.get(key) for key in KEPT}
             if args.references:
                 args.references.write_text(json.dumps(saved, indent=1))
             print(f"{label:18s} {row['d']:4d} {'ref hmc':8s} {'':4s} {row['llc_true']:7.2f} {row['llc_mean']:8.3f} "
                   f"± {row['llc_sem']:.3f} ({row['draws']} draws, {row['walltime_sec']:.0f} s, {row['status']}"
                   f"{': ' + row['warnings'] if row.get('warnings') else ''})", flush=True)
             continue
+        same_target(label, ref, row)
         seed = plan.spec["settings"]["seed"]
         misses = covered(row, ref)
         rows.append({"label": label, "sampler": plan.name, "seed": seed, "d": row["d"], "llc_true": row["llc_true"],
