@@ -213,9 +213,10 @@ def locked(directory: Path, enabled: bool = True) -> Iterator[None]:
 
 
 def clear_stale_locks(root: Path) -> int:
-    """Remove the lock files under ``root`` that no process holds (left by a process killed with
-    SIGKILL, which cannot remove its own); returns how many. A held lock is left alone, and a
-    process about to lock a removed file locks a new one (see :func:`locked`)."""
+    """Remove the lock files under ``root`` that no process holds (left by a process killed mid-job,
+    which cannot remove its own), and the temporary files its unfinished writes left in the folder
+    it held; returns how many locks. A held lock and its folder are left alone, and a process about
+    to lock a removed file locks a new one (see :func:`locked`)."""
     removed = 0
     for path in Path(root).rglob("*.lock") if Path(root).is_dir() else []:
         try:
@@ -229,6 +230,8 @@ def clear_stale_locks(root: Path) -> int:
             continue
         try:
             if os.fstat(handle).st_ino == os.stat(path).st_ino:
+                for temp in Path(str(path).removesuffix(".lock")).glob(".*.tmp"):    # see write_bytes
+                    temp.unlink(missing_ok=True)
                 path.unlink()
                 removed += 1
         except FileNotFoundError:

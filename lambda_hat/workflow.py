@@ -259,11 +259,16 @@ def _worker_init() -> None:
         os._exit(1)
 
 
-def _stop_workers(pool: ProcessPoolExecutor) -> None:
-    """Stop running jobs now (their writes are atomic: nothing half-written is left)."""
-    for process in list(getattr(pool, "_processes", {}).values()):
+def _stop_workers(pool: ProcessPoolExecutor, store_root: Path) -> None:
+    """Stop running jobs now. Their writes are atomic: nothing half-written is read; the locks and
+    temporary files of the writes they were killed in are removed once they are gone."""
+    processes = list(getattr(pool, "_processes", {}).values())
+    for process in processes:
         process.terminate()
     pool.shutdown(wait=True, cancel_futures=True)
+    for process in processes:
+        process.join(timeout=10)
+    store.clear_stale_locks(store_root)
 
 
 def _run_pool(experiments, store_root: Path, jobs: int, force: bool, batch: int, summary: Summary,
@@ -291,6 +296,6 @@ def _run_pool(experiments, store_root: Path, jobs: int, force: bool, batch: int,
                 for group in batched_runs(experiments, batch):
                     pending[pool.submit(sample_task, folder, group, force, batch)] = owner
     except BaseException:
-        _stop_workers(pool)
+        _stop_workers(pool, store_root)
         raise
     pool.shutdown(wait=True)

@@ -263,10 +263,12 @@ def test_interrupting_parallel_workers_stops_them_all(tmp_path, how):
             break
         time.sleep(0.1)
     assert not alive(), f"workers left running: {alive()}"
-    assert not list((tmp_path / "runs").rglob("*.tmp"))
+    if how != "sigkill":     # the main process clears what its killed workers left (a SIGKILL's rerun does)
+        assert not list((tmp_path / "runs").rglob("*.tmp")) and not list((tmp_path / "runs").rglob("*.lock"))
     resumed = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert resumed.returncode == 0, resumed.stderr
     assert not list((tmp_path / "runs").rglob("*.lock"))        # none left behind, even by a SIGKILL
+    assert not list((tmp_path / "runs").rglob("*.tmp"))
 
 
 def test_two_sweeps_in_one_folder_keep_their_own_retry_files(sweep, tmp_path):
@@ -284,21 +286,23 @@ def test_two_sweeps_in_one_folder_keep_their_own_retry_files(sweep, tmp_path):
 
 
 def test_a_stale_lock_file_is_cleared(sweep, tmp_path):
-    """A lock file no process holds (its holder was killed with SIGKILL) is removed by the next sweep;
-    a held one is left alone."""
+    """A lock file no process holds (its holder was killed with SIGKILL) is removed by the next sweep,
+    with the temporary files its holder's unfinished writes left; a held one and its folder are left alone."""
     import fcntl
 
     small = {**SWEEP, "targets": SWEEP["targets"][:1], "samplers": SWEEP["samplers"][:1]}
     assert sweep(small)[0].exit_code == 0
     target = next((tmp_path / "runs" / "targets").glob("tgt_*"))
     stale, held = Path(f"{target}.lock"), target / "run_held.lock"
-    stale.touch()
-    held.touch()
+    (target / "run_held").mkdir()
+    left, writing = target / ".params.npz.x1.tmp", target / "run_held" / ".trace.npz.x2.tmp"
+    for path in (stale, held, left, writing):
+        path.touch()
     with open(held) as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         result, _ = sweep(small)
-        assert held.exists()
-    assert result.exit_code == 0 and not stale.exists()
+        assert held.exists() and writing.exists()
+    assert result.exit_code == 0 and not stale.exists() and not left.exists()
 
 
 def test_outputs_follow_the_working_folder_and_the_run_says_where(sweep, tmp_path):
