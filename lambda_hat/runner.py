@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 from collections import OrderedDict
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Callable, NamedTuple, Sequence
 
 import jax
@@ -28,16 +30,23 @@ Factory = Callable[[Any, dict], tuple[Algorithm, Callable[[Array], Array], Array
 CACHE_SIZE = 32
 _COMPILED: OrderedDict[str, tuple[Callable, Callable]] = OrderedDict()
 _EXECUTABLES: OrderedDict[tuple, Any] = OrderedDict()
+#: compiles a run's draws while its warm-up compiles and runs
+_COMPILER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lambda-hat-compile")
+_CACHES = threading.Lock()
 
 
 def _remember(cache: OrderedDict, key, make: Callable):
-    """``cache[key]``, made by ``make()`` on a miss; the cache keeps its ``CACHE_SIZE`` latest."""
-    if key in cache:
-        cache.move_to_end(key)
-        return cache[key]
-    value = cache[key] = make()
-    while len(cache) > CACHE_SIZE:
-        cache.popitem(last=False)
+    """``cache[key]``, made by ``make()`` on a miss; the cache keeps its ``CACHE_SIZE`` latest.
+    Safe from two threads (see :func:`_compiled_aside`); ``make`` runs outside the lock."""
+    with _CACHES:
+        if key in cache:
+            cache.move_to_end(key)
+            return cache[key]
+    value = make()
+    with _CACHES:
+        cache[key] = value
+        while len(cache) > CACHE_SIZE:
+            cache.popitem(last=False)
     return value
 
 
@@ -161,8 +170,9 @@ def run_chains(factory: Factory, context: Any, keys: Sequence[jax.Array], hyper:
     """
     chunk = chunk or max(1, math.ceil(num_draws / CHUNKS))
     chunk = min(chunk, num_draws)
-    with jax.enable_x64(uses_float64(context)):
-        return _run(factory, context, list(keys), hyper, num_chains, num_draws, cache_key, chunk, progress, stop)
+    x64 = uses_float64(context)
+    with jax.enable_x64(x64):
+        return _run(factory, context, list(keys), hyper, num_chains, num_draws, cache_key, chunk, progress, stop, x64)
 
 
 def uses_float64(context: Any) -> bool:
@@ -194,17 +204,31 @@ def chain_inputs(keys: list, hyper: dict, num_chains: int) -> tuple[Array, Array
     return warm_keys, draw_keys, per_chain
 
 
-def _run(factory, context, keys, hyper, num_chains, num_draws, cache_key, chunk, progress, stop) -> list[Chains]:
+def _compiled_aside(x64: bool, function: Callable, *args) -> Future:
+    """:func:`executable` of ``function`` for ``args`` (arrays or their shapes), compiled in a thread
+    of its own while this one goes on (XLA's compiler lets go of the GIL)."""
+    def compile_it():
+        with jax.enable_x64(x64):                  # a thread's own setting: the caller's, not the default
+            return executable(function, *args)
+
+    return _COMPILER.submit(compile_it)
+
+
+def _run(factory, context, keys, hyper, num_chains, num_draws, cache_key, chunk, progress, stop,
+         x64) -> list[Chains]:
     report = progress or (lambda done, total, phase: None)
     warmup, advance = compiled(factory, cache_key, chunk, num_chains)
     warm_keys, chain_keys, hyper = chain_inputs(keys, hyper, num_chains)
     report(0, num_draws, "compiling")
+    active = np.ones(len(keys), bool)                # runs still drawing: a stopped run is skipped
+    # the draws' program needs only the shapes of the warm-up's states: it compiles meanwhile
+    states, params, _ = jax.eval_shape(warmup, context, hyper, warm_keys)
+    advance = _compiled_aside(x64, advance, context, hyper, states, params, chain_keys, 0, active)
     warmup = executable(warmup, context, hyper, warm_keys)
     report(0, num_draws, "warm-up")
     states, params, warm_info = jax.block_until_ready(warmup(context, hyper, warm_keys))
     report(0, num_draws, "compiling draws")
-    active = np.ones(len(keys), bool)                # runs still drawing: a stopped run is skipped
-    advance = executable(advance, context, hyper, states, params, chain_keys, 0, active)
+    advance = advance.result()
     report(0, num_draws, "sampling")
     losses, infos = [], []
     runs = [slice(r * num_chains, (r + 1) * num_chains) for r in range(len(keys))]

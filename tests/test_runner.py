@@ -134,3 +134,29 @@ def test_a_warm_up_shares_within_its_own_run_only(monkeypatch, layout):
         own = run.warmup_info["own"]
         assert own.shape == (3,) and np.all((own >= offset) & (own < offset + 1)) and np.ptp(own) > 0
         np.testing.assert_array_equal(run.warmup_info["pooled"], np.full(3, own.min()))
+
+
+class Noted(NamedTuple):
+    loss: jax.Array | None
+    grad_evals: jax.Array
+    noted: jax.Array
+
+
+def noting_factory(context, hyper):
+    """The toy chain, noting a constant of JAX's default float at each draw."""
+    algorithm, loss_fn, start = toy_factory(context, hyper)
+
+    def step(key, state, params):
+        state, info = algorithm.step(key, state, params)
+        return state, Noted(*info, jnp.asarray(1.0))
+
+    return algorithm._replace(step=step), loss_fn, start
+
+
+def test_the_draws_program_is_traced_in_the_run_s_own_float():
+    """The draws compile in another thread, where JAX's float64 setting is the process's (on here,
+    see conftest), not the float32 run's: the program must still be the float32 run's own."""
+    assert jax.config.jax_enable_x64
+    (run,) = run_chains(noting_factory, {"centre": jnp.zeros(1, jnp.float32)}, [jax.random.key(0)],
+                        {"scale": np.asarray([1.0], np.float32)}, 2, 4, cache_key="noting")
+    assert run.info["noted"].dtype == np.float32 and run.loss.dtype == np.float32
