@@ -170,9 +170,8 @@ def run_chains(factory: Factory, context: Any, keys: Sequence[jax.Array], hyper:
     """
     chunk = chunk or max(1, math.ceil(num_draws / CHUNKS))
     chunk = min(chunk, num_draws)
-    x64 = uses_float64(context)
-    with jax.enable_x64(x64):
-        return _run(factory, context, list(keys), hyper, num_chains, num_draws, cache_key, chunk, progress, stop, x64)
+    with jax.enable_x64(uses_float64(context)):
+        return _run(factory, context, list(keys), hyper, num_chains, num_draws, cache_key, chunk, progress, stop)
 
 
 def uses_float64(context: Any) -> bool:
@@ -204,18 +203,19 @@ def chain_inputs(keys: list, hyper: dict, num_chains: int) -> tuple[Array, Array
     return warm_keys, draw_keys, per_chain
 
 
-def _compiled_aside(x64: bool, function: Callable, *args) -> Future:
+def _compiled_aside(function: Callable, *args) -> Future:
     """:func:`executable` of ``function`` for ``args`` (arrays or their shapes), compiled in a thread
     of its own while this one goes on (XLA's compiler lets go of the GIL)."""
+    x64 = jax.config.jax_enable_x64                # this thread's setting (the run's), which threads do not share
+
     def compile_it():
-        with jax.enable_x64(x64):                  # a thread's own setting: the caller's, not the default
+        with jax.enable_x64(x64):
             return executable(function, *args)
 
     return _COMPILER.submit(compile_it)
 
 
-def _run(factory, context, keys, hyper, num_chains, num_draws, cache_key, chunk, progress, stop,
-         x64) -> list[Chains]:
+def _run(factory, context, keys, hyper, num_chains, num_draws, cache_key, chunk, progress, stop) -> list[Chains]:
     report = progress or (lambda done, total, phase: None)
     warmup, advance = compiled(factory, cache_key, chunk, num_chains)
     warm_keys, chain_keys, hyper = chain_inputs(keys, hyper, num_chains)
@@ -223,7 +223,7 @@ def _run(factory, context, keys, hyper, num_chains, num_draws, cache_key, chunk,
     active = np.ones(len(keys), bool)                # runs still drawing: a stopped run is skipped
     # the draws' program needs only the shapes of the warm-up's states: it compiles meanwhile
     states, params, _ = jax.eval_shape(warmup, context, hyper, warm_keys)
-    advance = _compiled_aside(x64, advance, context, hyper, states, params, chain_keys, 0, active)
+    advance = _compiled_aside(advance, context, hyper, states, params, chain_keys, 0, active)
     warmup = executable(warmup, context, hyper, warm_keys)
     report(0, num_draws, "warm-up")
     states, params, warm_info = jax.block_until_ready(warmup(context, hyper, warm_keys))
