@@ -26,7 +26,11 @@ run's ``llc_bias``, half of which ``llc_err`` carries (``sampling.error_bar``).
 The automatic step is as large as measurement allowed: a smaller one leaves the chains short of
 a singular valley's far reaches, where λ̂ differs from near w* (lower on the four-layer tuning
 network, higher on the held-out 14-10-6 one), and no R-hat of chains that all start at w* sees it;
-a larger one heats them beyond what the first-order correction removes; see ``docs/accuracy.md``.
+a larger one heats them beyond what the first-order correction removes. The kept draws' step is
+set by the stiffer of two places, w* and where each chain ended its burn-in: a valley's walls
+steepen away from w*, and a step fitted to w* alone made chains hotter the longer they ran, beyond
+what the correction removes (a 4x longer burn-in took λ̂ on the held-out 3-7-7-3 from +2 % to
++17 %); see ``docs/accuracy.md``.
 """
 
 from __future__ import annotations
@@ -47,7 +51,8 @@ class Settings(RunSettings):
     dtype: str = field_("float32", choices=("float32", "float64"), doc="precision of the draws")
     draws: int = field_(2000, minimum=1, doc="most kept draws per chain (after thinning; fewer once target_rel_mcse is met)")
     warmup: int = field_(10000, minimum=0, doc="burn-in steps, discarded")
-    step_size: float = field_(0.0, minimum=0.0, doc="eps (0 = step_scale / largest curvature)", batch=True)
+    step_size: float = field_(0.0, minimum=0.0, batch=True,
+                              doc="eps (0 = step_scale / largest curvature, at w* or where the burn-in ended)")
     step_scale: float = field_(0.2, minimum=0.0, exclusive=True, batch=True,
                                doc="eps x largest curvature, when automatic")
     noise_ratio: float = field_(0.08, minimum=0.0, exclusive=True,
@@ -144,12 +149,15 @@ def build(settings: Settings, problem: Problem) -> Algorithm:
             return one_step(step_key, carry, params)
         return jax.lax.scan(body, state, jax.random.split(key, steps))
 
-    def step_size_for(state: State, noise_var: Array):
-        """``step_scale / lambda_max(P H)``, capped so the minibatch noise, about ``eps P Var[g] / 4``
-        per coordinate relative to the injected noise, stays below ``noise_ratio``."""
+    def step_size_for(state: State, noise_var: Array, there: bool = False):
+        """``step_scale / lambda_max(P H)`` at w* (and, ``there``, at the chain's position if it is
+        stiffer), capped so the minibatch noise, about ``eps P Var[g] / 4`` per coordinate relative
+        to the injected noise, stays below ``noise_ratio``."""
         def automatic():
             precond = preconditioner(state)
-            curvature = settings.step_scale / max_curvature(problem.logdensity, problem.position, jnp.sqrt(precond))
+            places = (problem.position, state.position) if there else (problem.position,)
+            stiffest = jnp.max(jnp.stack([max_curvature(problem.logdensity, at, jnp.sqrt(precond)) for at in places]))
+            curvature = settings.step_scale / stiffest
             noise = 4 * settings.noise_ratio / jnp.maximum(jnp.max(precond * noise_var), 1e-30)
             return jnp.minimum(curvature, noise)
 
@@ -167,7 +175,7 @@ def build(settings: Settings, problem: Problem) -> Algorithm:
                                    count=jnp.ones((), jnp.int32))
         params = Params(step_size_for(state, noise_var), preconditioner(state), jnp.ones((), position.dtype))
         state, _ = run(key, state, params, settings.warmup)
-        frozen = Params(step_size_for(state, noise_var), preconditioner(state), jnp.zeros((), position.dtype))
+        frozen = Params(step_size_for(state, noise_var, there=True), preconditioner(state), jnp.zeros((), position.dtype))
         return state, frozen, Warmup(jnp.int32(settings.warmup + 32), frozen.step_size)
 
     def bias(key, position, params: Params) -> Array:

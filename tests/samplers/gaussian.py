@@ -27,6 +27,20 @@ def gaussian_problem(scales, dtype=jnp.float32, noise: float = 0.0) -> Problem:
     return Problem(logdensity, grad_estimator, jnp.zeros_like(scales), loss_at=lambda w, value: -value)
 
 
+def quartic_problem(d: int, dtype=jnp.float32) -> Problem:
+    """``-log p = sum(w^2 / 2 + w^4 / 10)`` in ``d`` coordinates, w* = 0: stiffer away from w*
+    (curvature ``1 + 1.2 w^2``), as a singular valley's walls are; exact "minibatch" gradients."""
+
+    def logdensity(w):
+        return -jnp.sum(0.5 * w ** 2 + 0.1 * w ** 4)
+
+    def grad_estimator(w, key):
+        value, grad = jax.value_and_grad(logdensity)(w)
+        return Estimate(-value, value, grad, -grad)
+
+    return Problem(logdensity, grad_estimator, jnp.zeros(d, dtype), loss_at=lambda w, value: -value)
+
+
 def one_chain(algorithm, start, draws: int, seed: int = 0):
     """``(positions [draw, d], info, warmup)`` of one chain: the sampler's ``Info`` and ``Warmup``
     as dicts of arrays with a leading chain axis, as ``summarize`` reads them (``loss`` and

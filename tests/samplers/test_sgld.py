@@ -1,7 +1,7 @@
 """SGLD: with a small step it draws a Gaussian posterior with its own spreads; with a large one or
 noisy gradients it is too hot by as much as theory says, and its own bias estimate says so; the
-loss at its draws is left to the runner unless asked for the minibatch mean; with Adam the kept
-chain is a Langevin chain."""
+loss at its draws is left to the runner unless asked for the minibatch mean; its kept step fits the
+stiffest place its burn-in reached; with Adam the kept chain is a Langevin chain."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 from lambda_hat.diagnostics import summary
 from lambda_hat.samplers import sgld
 from lambda_hat.sampling import chain_bias, error_bar
-from tests.samplers.gaussian import gaussian_problem, one_chain
+from tests.samplers.gaussian import gaussian_problem, one_chain, quartic_problem
 
 SCALES = np.array([0.1, 1.0, 0.3])
 
@@ -54,6 +54,18 @@ def test_an_unadjusted_chains_heat_is_known_and_its_error_bar_covers_it(noise):
     mean, err = fixed["mean"], error_bar(fixed, extra)
     assert abs(stats["mean"] - d / 2) > 2 * stats["sem"]          # the MCSE alone does not cover the bias
     assert abs(mean - d / 2) < 2 * err and abs(mean - d / 2) < 0.04 * d / 2
+
+
+def test_the_kept_step_fits_the_stiffest_place_the_burn_in_reached():
+    """-log p = sum(w^2 / 2 + w^4 / 10): curvature 1 at w* = 0, 1 + 1.2 w^2 where the chain goes
+    (about 5 at the widest of 16 coordinates' draws). The automatic step of the kept draws is
+    step_scale over the larger of the curvatures at w* and at the chain's position after burn-in,
+    so it is smaller than the step that w* alone allows."""
+    settings = sgld.Settings(warmup=500, draws=10, thin=1, step_scale=0.2, precond="none")
+    algorithm = sgld.build(settings, quartic_problem(16))
+    steps = [one_chain(algorithm, jnp.zeros(16, jnp.float32), 10, seed=seed)[2]["step_size"][0] for seed in range(4)]
+    at_w_star = settings.step_scale / 1.0
+    assert all(step < at_w_star / 2 for step in steps) and all(step > at_w_star / 20 for step in steps)
 
 
 def test_adam_keeps_its_running_mean_only_while_adapting():
