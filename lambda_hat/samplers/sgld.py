@@ -30,7 +30,8 @@ a larger one heats them beyond what the first-order correction removes. The kept
 set by the stiffer of two places, w* and where each chain ended its burn-in: a valley's walls
 steepen away from w*, and a step fitted to w* alone made chains hotter the longer they ran, beyond
 what the correction removes (a 4x longer burn-in took λ̂ on the held-out 3-7-7-3 from +2 % to
-+17 %); see ``docs/accuracy.md``.
++17 %). The burn-in (40 000 steps) and the thinning (40) are long for the same valleys; see
+``docs/accuracy.md``.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ from lambda_hat.types import Algorithm, Array, Problem, RunSettings, auto, field
 class Settings(RunSettings):
     dtype: str = field_("float32", choices=("float32", "float64"), doc="precision of the draws")
     draws: int = field_(2000, minimum=1, doc="most kept draws per chain (after thinning; fewer once target_rel_mcse is met)")
-    warmup: int = field_(10000, minimum=0, doc="burn-in steps, discarded")
+    warmup: int = field_(40000, minimum=0, doc="burn-in steps, discarded")
     step_size: float = field_(0.0, minimum=0.0, batch=True,
                               doc="eps (0 = step_scale / largest curvature, at w* or where the burn-in ended)")
     step_scale: float = field_(0.2, minimum=0.0, exclusive=True, batch=True,
@@ -58,7 +59,7 @@ class Settings(RunSettings):
     noise_ratio: float = field_(0.08, minimum=0.0, exclusive=True,
                                 doc="cap on (minibatch gradient noise / injected noise), when automatic", batch=True)
     batch_size: int = field_(256, minimum=0, doc="minibatch size (0, or the default on data of n <= 256: full batch)")
-    thin: int = field_(20, minimum=1, doc="steps per kept draw")
+    thin: int = field_(40, minimum=1, doc="steps per kept draw")
     draw_loss: str = field_("full", choices=("full", "minibatch"),
                             doc="λ̂'s loss at a kept draw: on all the data (one forward pass per draw) or "
                                 "the mean of the thinning steps' minibatch losses (free, but noisy)")
