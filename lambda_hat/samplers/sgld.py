@@ -29,9 +29,9 @@ network, higher on the held-out 14-10-6 one), and no R-hat of chains that all st
 a larger one heats them beyond what the first-order correction removes. The kept draws' step is
 set by the stiffer of two places, w* and where each chain ended its burn-in: a valley's walls
 steepen away from w*, and a step fitted to w* alone made chains hotter the longer they ran, beyond
-what the correction removes (a 4x longer burn-in took λ̂ on the held-out 3-7-7-3 from +2 % to
-+17 %). The burn-in (40 000 steps) and the thinning (40) are long for the same valleys; see
-``docs/accuracy.md``.
+what the correction removes (4x the burn-in and twice the thinning took λ̂ on the held-out 3-7-7-3
+from +2 % to +17 %). The burn-in (40 000 steps) and the thinning (40) are long for the same
+valleys; see ``docs/accuracy.md``.
 """
 
 from __future__ import annotations
