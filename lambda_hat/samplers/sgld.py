@@ -53,7 +53,8 @@ class Settings(RunSettings):
     draws: int = field_(2000, minimum=1, doc="most kept draws per chain (after thinning; fewer once target_rel_mcse is met)")
     warmup: int = field_(40000, minimum=0, doc="burn-in steps, discarded")
     step_size: float = field_(0.0, minimum=0.0, batch=True,
-                              doc="eps (0 = step_scale / largest curvature, at w* or where the burn-in ended)")
+                              doc="eps (0 = step_scale / largest curvature: at w* for the burn-in, the larger of that "
+                                  "and the burn-in's end for the kept draws)")
     step_scale: float = field_(0.2, minimum=0.0, exclusive=True, batch=True,
                                doc="eps x largest curvature, when automatic")
     noise_ratio: float = field_(0.08, minimum=0.0, exclusive=True,
