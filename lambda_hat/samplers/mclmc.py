@@ -8,7 +8,8 @@ the chains at their run's smallest step unbiased (``docs/accuracy.md``). So by d
 draws with the smallest step of its run (``shared_step``), keeping its own L and preconditioner;
 that removed the bias a shorter L (``l_factor`` 0.1, blackjax's is 0.4) had laid bare, and the
 shorter L makes up for the smaller steps. The draws are float32 by default: on the held-out
-networks as well covered as float64, at about half the seconds per gradient (``docs/accuracy.md``).
+networks as well covered as float64, at about two thirds of its seconds per gradient on a CPU
+(``docs/accuracy.md``).
 """
 
 from __future__ import annotations
