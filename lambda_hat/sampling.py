@@ -137,10 +137,10 @@ def precise_enough(settings, loss0: float, n_beta: float):
         llc = posterior.llc(loss, loss0, n_beta) - chain_bias(info)
         if settings.chains >= 2 and not r_hat(llc) <= health.R_HAT_MAX:     # NaN: not converged either
             return False
-        bulk = ess(llc)                                                     # the costlier check second
+        bulk = ess(llc, iid=settings.iid)                                   # the costlier check second
         if not bulk >= health.ess_min(settings.chains):
             return False
-        return relative_mcse(float(np.mean(llc)), standard_error(llc)) <= settings.target_rel_mcse
+        return relative_mcse(float(np.mean(llc)), standard_error(llc, settings.iid)) <= settings.target_rel_mcse
 
     def rule(loss: np.ndarray, info: dict) -> str | None:
         if not settings.target_rel_mcse or loss.shape[1] < MIN_DRAWS:
@@ -181,7 +181,7 @@ def analyse(meta: dict, module, settings, chains, loss0: float, walltime: float,
                              lambda loss: posterior.llc(loss, loss0, n_beta))
     if extra.get("divergent_fraction", 0.0) > MAX_DIVERGENT_FRACTION:
         raise SamplerFailure(f"{extra['divergent_fraction']:.0%} of transitions diverged")
-    stats = summary(llc)
+    stats = summary(llc, settings.iid)
     mean = stats["mean"]
     llc_true = meta.get("llc_true")
     fields = {

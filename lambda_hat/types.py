@@ -50,6 +50,9 @@ class RunSettings:
 
     #: what a run whose draws are NaN or inf is told to try (a class constant, not a setting)
     diverged_hint: ClassVar[str] = "the chains diverged; try a smaller step_size"
+    #: whether the sampler's draws are independent (VI's): their ESS is then their number, not an
+    #: estimate from their autocorrelation (``diagnostics.standard_error``)
+    iid: ClassVar[bool] = False
 
     chains: int = field_(4, minimum=1, doc="independent chains (vmapped)")
     seed: int = field_(0, minimum=0, maximum=MAX_SEED, doc="sampling seed (independent of the target seed)")

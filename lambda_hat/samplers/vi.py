@@ -51,6 +51,7 @@ OWN = {"mfa": ("M", "r"), "flow": ("flow_layers", "flow_width")}
 @dataclass(frozen=True)
 class Settings(RunSettings):
     diverged_hint: ClassVar[str] = "a fit of q diverged or its tails reach overflow; try a smaller lr"
+    iid: ClassVar[bool] = True      # each draw is its own refining chain from an independent draw of q
 
     dtype: str = field_("float32", choices=("float32", "float64"), doc="precision of the draws")
     chains: int = field_(2, minimum=1, doc="independent fits of q, each refining its own draws (vmapped); "

@@ -114,7 +114,7 @@ def test_twins_say_how_far_an_unsettled_refinement_is_from_the_posterior(refine_
     warmup = {name: np.asarray(value, float)[None] for name, value in warmup._asdict().items()}
     loss = info["loss"]
     extra = vi.summarize(settings, info, warmup, loss, lambda values: values)
-    stats = summary(loss)
+    stats = summary(loss, settings.iid)
     assert abs(stats["mean"] - 1.5) > 4 * stats["sem"]
     assert abs(extra["refine_gap"]) > 2 * extra["refine_gap_se"]
     assert abs(stats["mean"] - 1.5) <= 2 * error_bar(stats, extra)
