@@ -12,9 +12,10 @@ On a singular model no such ``q`` holds the posterior's curved valleys, and ``E_
 λ several-fold (``docs/accuracy.md``). So each draw is then carried toward the posterior by
 ``refine_steps`` Metropolis-adjusted Langevin steps (blackjax MALA, step ``refine_step * s0^2``):
 ``q`` puts the draw near the valley and the short chain lets it settle there, every draw an
-independent chain, so draws stay iid: their ESS is their number (``Settings.iid``), not an estimate. The estimate comes from the refined draws; ``q``'s own
-estimate and k-hat are kept (``llc_q``, ``pareto_k``), and ``refine_drift``, how far λ̂ still moved
-over the refinement's second half, says whether the chains had settled.
+independent chain, so draws stay iid (their ESS is their number, ``Settings.iid``). λ̂ comes from
+the refined draws; ``q``'s own estimate and k-hat are kept (``llc_q``, ``pareto_k``), and
+``refine_drift``, how far λ̂ still moved over the refinement's second half, says whether the
+chains had settled.
 
 A chain that has settled may still not have reached the valleys' far parts, which a local walk
 from near w* does not: the drift cannot see that. So after its fit each chain also refines
